@@ -1,0 +1,4 @@
+//! One module per subcommand. Errors become context-rich messages here, at the edge.
+pub mod clip;
+pub mod models;
+pub mod world;

@@ -1,0 +1,56 @@
+//! `deltastudio`: with no subcommand, the editor; otherwise one of the commands in `cli/`.
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use deltastudio::device::{self, DevicePreference};
+use deltastudio::weights::registry::WeightsPath;
+
+#[derive(Parser)]
+#[command(name = "deltastudio", version, about = "Text-guided image editing: DeltaEdit on StyleGAN2, diffusion editing")]
+struct Cli {
+    /// Where models run: a hardware GPU if present (auto), a GPU, or the CPU.
+    #[arg(long, global = true, value_enum, default_value_t = DevicePreference::Auto)]
+    device: DevicePreference,
+    /// A folder searched first for model files (then $DELTASTUDIO_WEIGHTS, the data dir, the repo's weights/).
+    #[arg(long, global = true, value_name = "DIR")]
+    weights: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every model file DeltaStudio knows, where it looks for it, and whether it is present.
+    Models(cli::models::Args),
+    /// CLIP similarity between images and texts.
+    Clip(cli::clip::Args),
+    /// The built-in domain: render portraits, datasets, the attribute judge.
+    World(cli::world::Args),
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = Cli::parse();
+    let weights = WeightsPath::new(args.weights.as_deref());
+    let result = match args.command {
+        None => open_editor(args.device),
+        Some(Command::Models(a)) => cli::models::run(a, &weights),
+        Some(Command::Clip(a)) => cli::clip::run(a, args.device, &weights),
+        Some(Command::World(a)) => cli::world::run(a, args.device, &weights),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_editor(preference: DevicePreference) -> anyhow::Result<()> {
+    let selected = device::select(preference)?;
+    deltastudio::app::run(selected).map_err(|e| anyhow::anyhow!("the editor window could not be opened: {e}"))
+}

@@ -1,0 +1,1 @@
+//! OpenAI CLIP: vision and text transformers, tokenizer, preprocessing.

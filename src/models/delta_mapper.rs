@@ -1,0 +1,1 @@
+//! The DeltaEdit Delta Mapper.

@@ -1,0 +1,1 @@
+//! e4e: Encoder4Editing (IR-SE backbone, GradualStyleBlocks).

@@ -1,0 +1,1 @@
+//! StyleGAN2 (rosinality layout) and its style space S.

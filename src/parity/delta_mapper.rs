@@ -1,0 +1,9 @@
+//! Parity runner for `delta_mapper` fixtures.
+use burn::prelude::Device;
+
+use super::{Fixture, ModelRunner};
+use crate::{Error, Result};
+
+pub fn runner(fixture: &Fixture, _device: &Device) -> Result<Box<dyn ModelRunner>> {
+    Err(Error::Invalid(format!("fixture {}: model `delta_mapper` is not implemented yet", fixture.name())))
+}

@@ -1,0 +1,3 @@
+//! Model files: where they are looked for, which official files are known, and how their keys map
+//! onto our modules.
+pub mod registry;

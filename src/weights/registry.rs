@@ -1,0 +1,170 @@
+//! The model files DeltaStudio knows, and where it looks for them.
+//!
+//! Search order (first hit wins): `--weights DIR`, `$DELTASTUDIO_WEIGHTS`, the platform data
+//! directory (e.g. `~/.local/share/deltastudio/weights`), the repository's `weights/`.
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// One file a model can be loaded from.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownFile {
+    /// Path relative to a weights directory.
+    pub file: &'static str,
+    /// Which model it is and what it is for.
+    pub purpose: &'static str,
+    /// Where users get it.
+    pub source: &'static str,
+    /// The canonical file's sha256, where known. Another hash still loads (with a warning) if its
+    /// keys and shapes fit.
+    pub sha256: Option<&'static str>,
+    pub size: Option<u64>,
+    /// Built-in weights ship with DeltaStudio; official ones are downloaded by the user.
+    pub builtin: bool,
+}
+
+pub const KNOWN_FILES: &[KnownFile] = &[
+    KnownFile {
+        file: "ViT-B-32.safetensors",
+        purpose: "CLIP ViT-B/32 (OpenAI weights, open_clip state-dict names): text and image features for DeltaEdit",
+        source: "open_clip: hf-hub timm/vit_base_patch32_clip_224.openai (open_clip_model.safetensors), renamed; \
+                 or convert OpenAI's ViT-B-32.pt (see weights/README.md)",
+        sha256: None,
+        size: None,
+        builtin: false,
+    },
+    KnownFile {
+        file: "clip-vit-base-patch32/model.safetensors",
+        purpose: "CLIP ViT-B/32 in the transformers CLIPModel layout (alternative to ViT-B-32.safetensors)",
+        source: "https://huggingface.co/openai/clip-vit-base-patch32 (model.safetensors + config.json)",
+        sha256: None,
+        size: None,
+        builtin: false,
+    },
+    KnownFile {
+        file: "stylegan2-ffhq-config-f.pt",
+        purpose: "StyleGAN2 FFHQ 1024² generator (rosinality layout): the GAN path's synthesis",
+        source: "rosinality/stylegan2-pytorch README (converted official FFHQ config-f)",
+        sha256: Some("bae494ef77e32a9cd1792a81a3c167692a0e64f6bcd8b06592ff42917e2ed46e"),
+        size: Some(381_462_551),
+        builtin: false,
+    },
+    KnownFile {
+        file: "e4e_ffhq_encode.pt",
+        purpose: "e4e encoder for FFHQ: inverts real face photos into w+",
+        source: "omertov/encoder4editing README (e4e_ffhq_encode.pt)",
+        sha256: Some("2ace1d9a8c05c10a399bcd500b8dda118f759ff1aac89dbdab7435f2136a0999"),
+        size: Some(1_201_649_680),
+        builtin: false,
+    },
+    KnownFile {
+        file: "net_face.pth",
+        purpose: "DeltaEdit Delta Mapper for faces: CLIP delta → S-space direction",
+        source: "Yueming6568/DeltaEdit README (pretrained models: net_face.pth)",
+        sha256: None,
+        size: None,
+        builtin: false,
+    },
+    KnownFile {
+        file: "fs3.npy",
+        purpose: "DeltaEdit relevance matrix (6048×512) for the β threshold",
+        source: "Yueming6568/DeltaEdit (models/stylegan2/npy_ffhq/fs3.npy, from StyleCLIP global directions)",
+        sha256: None,
+        size: None,
+        builtin: false,
+    },
+];
+
+/// Where a weights directory came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchOrigin {
+    Flag,
+    Env,
+    DataDir,
+    Repo,
+}
+
+impl std::fmt::Display for SearchOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SearchOrigin::Flag => "--weights",
+            SearchOrigin::Env => "$DELTASTUDIO_WEIGHTS",
+            SearchOrigin::DataDir => "data dir",
+            SearchOrigin::Repo => "repo weights/",
+        })
+    }
+}
+
+/// The directories searched for model files, in order.
+#[derive(Debug, Clone)]
+pub struct WeightsPath {
+    pub dirs: Vec<(SearchOrigin, PathBuf)>,
+}
+
+impl WeightsPath {
+    /// The documented search order; `flag` is the `--weights` value.
+    pub fn new(flag: Option<&Path>) -> Self {
+        let mut dirs = Vec::new();
+        if let Some(dir) = flag {
+            dirs.push((SearchOrigin::Flag, dir.to_path_buf()));
+        }
+        if let Some(dir) = std::env::var_os("DELTASTUDIO_WEIGHTS").filter(|v| !v.is_empty()) {
+            dirs.push((SearchOrigin::Env, PathBuf::from(dir)));
+        }
+        if let Some(project) = directories::ProjectDirs::from("", "", "deltastudio") {
+            dirs.push((SearchOrigin::DataDir, project.data_dir().join("weights")));
+        }
+        dirs.push((SearchOrigin::Repo, Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")));
+        WeightsPath { dirs }
+    }
+
+    /// The first existing `file` along the search order.
+    pub fn find(&self, file: &str) -> Option<PathBuf> {
+        self.dirs.iter().map(|(_, d)| d.join(file)).find(|p| p.is_file())
+    }
+}
+
+/// What `deltastudio models` reports for one known file.
+#[derive(Debug, Clone)]
+pub struct FileStatus {
+    pub known: KnownFile,
+    pub found: Option<PathBuf>,
+    pub sha256: Option<String>,
+}
+
+impl FileStatus {
+    /// `Some(true)` when the hash is the canonical one, `Some(false)` when it differs.
+    pub fn verified(&self) -> Option<bool> {
+        Some(self.sha256.as_deref()? == self.known.sha256?)
+    }
+}
+
+/// Looks up every known file; hashes the ones found when `hash` is set.
+pub fn status(path: &WeightsPath, hash: bool) -> crate::Result<Vec<FileStatus>> {
+    KNOWN_FILES
+        .iter()
+        .map(|known| {
+            let found = path.find(known.file);
+            let sha256 = match (&found, hash) {
+                (Some(p), true) => Some(sha256_file(p)?),
+                _ => None,
+            };
+            Ok(FileStatus { known: *known, found, sha256 })
+        })
+        .collect()
+}
+
+pub fn sha256_file(path: &Path) -> crate::Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| crate::Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
