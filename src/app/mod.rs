@@ -18,9 +18,9 @@ impl EditorApp {
 
     /// Draws the whole window; separate from `eframe::App` so tests can drive it with egui_kittest.
     pub fn show(&mut self, ui: &mut egui::Ui) {
-        egui::Panel::top("menu_bar").show_inside(ui, |ui| self.menu_bar(ui));
-        egui::Panel::bottom("status_bar").show_inside(ui, |ui| self.status_bar(ui));
-        egui::CentralPanel::default().show_inside(ui, |ui| self.canvas(ui));
+        egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar(ui));
+        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.canvas(ui));
     }
 
     fn menu_bar(&mut self, ui: &mut egui::Ui) {

@@ -63,13 +63,13 @@ impl Array {
 
     pub fn from_float<const D: usize>(tensor: Tensor<D>) -> Array {
         let shape = tensor.dims().to_vec();
-        let data = tensor.into_data().convert::<f32>().into_vec::<f32>().expect("f32 data");
+        let data = tensor.into_data().try_into_vec_as::<f32>().expect("f32 data");
         Array::F32 { shape, data }
     }
 
     pub fn from_int<const D: usize>(tensor: Tensor<D, Int>) -> Array {
         let shape = tensor.dims().to_vec();
-        let data = tensor.into_data().convert::<i64>().into_vec::<i64>().expect("i64 data");
+        let data = tensor.into_data().try_into_vec_as::<i64>().expect("i64 data");
         Array::I64 { shape, data }
     }
 }
