@@ -12,4 +12,5 @@ fn window_shows_app_name_empty_canvas_and_device() {
     harness.get_by_label(APP_NAME);
     harness.get_by_label("No image open");
     harness.get_by_label("Device: CPU (flex)");
+    harness.get_by_label("CPU requested");
 }

@@ -31,7 +31,8 @@ impl EditorApp {
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.label(format!("Device: {}", self.device_label)).on_hover_text(&self.device_reason);
+            ui.label(format!("Device: {}", self.device_label));
+            ui.weak(&self.device_reason);
         });
     }
 
