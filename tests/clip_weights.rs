@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use burn::prelude::Device;
 use deltastudio::Error;
 use deltastudio::models::clip::ClipConfig;
-use deltastudio::weights::clip::{StateDict, hf_clip_config, infer_open_clip_config, load_clip, open_clip_config};
+use burn::prelude::{Int, Tensor};
+use burn::tensor::TensorData;
+use deltastudio::weights::clip::{StateDict, hf_clip_config, infer_open_clip_config, load_clip, load_clip_text, open_clip_config};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
@@ -18,12 +20,14 @@ fn manifest_config(dir: &str) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(&text).unwrap()["config"].clone()
 }
 
-/// The open_clip fixture's tensors rewritten as safetensors, after `edit` changes the list.
-fn rewritten(dir: &Path, edit: impl FnOnce(&mut Vec<(String, Vec<usize>, Vec<f32>)>)) -> PathBuf {
-    let state = StateDict::read(&fixture("parity/clip_open_clip_gelu_safetensors/model.safetensors")).unwrap();
+const OPEN_CLIP: &str = "parity/clip_open_clip_gelu_safetensors/model.safetensors";
+
+/// A fixture checkpoint's tensors rewritten as `dir`/edited.safetensors, after `edit` changes them.
+fn rewritten(source: &str, dir: &Path, edit: impl FnOnce(&mut Vec<(String, Vec<usize>, Vec<f32>)>)) -> PathBuf {
+    let state = StateDict::read(&fixture(source)).unwrap();
     let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = state
         .keys()
-        .map(|k| (k.to_string(), state.shape(k).unwrap(), state.data(k).unwrap().into_vec::<f32>().unwrap()))
+        .map(|k| (k.to_string(), state.shape(k).unwrap(), state.data(k).unwrap().try_into_vec::<f32>().unwrap()))
         .collect();
     edit(&mut tensors);
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> =
@@ -86,7 +90,7 @@ fn truncated_files_name_the_file() {
 #[test]
 fn a_missing_tensor_is_named() {
     let tmp = tempfile::tempdir().unwrap();
-    let path = rewritten(tmp.path(), |t| t.retain(|(k, _, _)| k != "visual.ln_post.weight"));
+    let path = rewritten(OPEN_CLIP, tmp.path(), |t| t.retain(|(k, _, _)| k != "visual.ln_post.weight"));
     match load_error(&path) {
         Error::CheckpointKey { path: p, key, reason } => {
             assert_eq!((p, key.as_str(), reason.as_str()), (path.clone(), "visual.ln_post.weight", "missing"));
@@ -98,7 +102,7 @@ fn a_missing_tensor_is_named() {
 #[test]
 fn a_wrong_shape_is_named_with_both_shapes() {
     let tmp = tempfile::tempdir().unwrap();
-    let path = rewritten(tmp.path(), |t| {
+    let path = rewritten(OPEN_CLIP, tmp.path(), |t| {
         let fc = t.iter_mut().find(|(k, _, _)| k == "visual.transformer.resblocks.1.mlp.c_proj.weight").unwrap();
         fc.1 = vec![32, 100];
         fc.2.truncate(32 * 100);
@@ -124,11 +128,30 @@ fn torchscript_archives_get_the_conversion_command() {
 #[test]
 fn other_checkpoints_are_not_taken_for_clip() {
     let tmp = tempfile::tempdir().unwrap();
-    let path = rewritten(tmp.path(), |t| {
+    let path = rewritten(OPEN_CLIP, tmp.path(), |t| {
         for (k, _, _) in t.iter_mut() {
             *k = format!("encoder.{k}");
         }
     });
     let message = load_error(&path).to_string();
     assert!(message.contains("not a CLIP checkpoint"), "{message}");
+}
+
+#[test]
+fn clip_text_models_load_with_and_without_the_text_model_prefix() {
+    // transformers 5 saves CLIPTextModel keys bare; Stable Diffusion's files have `text_model.`.
+    let source = "parity/clip_text_hf_gelu/model.safetensors";
+    let tmp = tempfile::tempdir().unwrap();
+    let prefixed = rewritten(source, tmp.path(), |t| {
+        for (k, _, _) in t.iter_mut() {
+            *k = format!("text_model.{k}");
+        }
+    });
+    std::fs::copy(fixture("parity/clip_text_hf_gelu/config.json"), tmp.path().join("config.json")).unwrap();
+    let device = Device::flex();
+    let tokens = || Tensor::<2, Int>::from_data(TensorData::new(vec![998i64, 5, 7, 999, 999], [1, 5]), &device);
+    let (bare, _) = load_clip_text(&fixture(source), None, &device).unwrap();
+    let (with_prefix, _) = load_clip_text(&prefixed, None, &device).unwrap();
+    let difference = (bare.hidden_states(tokens()) - with_prefix.hidden_states(tokens())).abs().max().into_scalar::<f32>();
+    assert_eq!(difference, 0.0);
 }

@@ -73,8 +73,8 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     let cosine = image_features.matmul(text_features.transpose());
     let scale = model.logit_scale();
     let probabilities = burn::tensor::activation::softmax(cosine.clone() * scale, 1);
-    let cosine: Vec<f32> = cosine.into_data().convert::<f32>().into_vec().context("similarities")?;
-    let probabilities: Vec<f32> = probabilities.into_data().convert::<f32>().into_vec().context("probabilities")?;
+    let cosine: Vec<f32> = cosine.into_data().convert::<f32>().try_into_vec().context("similarities")?;
+    let probabilities: Vec<f32> = probabilities.into_data().convert::<f32>().try_into_vec().context("probabilities")?;
 
     let names: Vec<String> = args.images.iter().map(|p| display_name(p)).collect();
     println!("\ncosine similarity");

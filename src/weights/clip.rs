@@ -89,7 +89,8 @@ impl StateDict {
 
     /// The layout its keys follow.
     pub fn layout(&self) -> Result<ClipLayout> {
-        if self.contains("text_model.embeddings.token_embedding.weight") {
+        // transformers 5 saves a bare CLIPTextModel without the `text_model.` prefix.
+        if self.contains("text_model.embeddings.token_embedding.weight") || self.contains("embeddings.token_embedding.weight") {
             Ok(ClipLayout::Hf)
         } else if self.contains("token_embedding.weight") || self.contains("visual.conv1.weight") {
             Ok(ClipLayout::OpenClip)
@@ -144,9 +145,10 @@ pub fn load_clip_text(path: &Path, config: Option<TextConfig>, device: &Device) 
         },
     };
     let mut model = config.init(device);
+    let prefix = if state.contains("embeddings.token_embedding.weight") { "" } else { "text_model." };
     let key = |module_path: &str| match layout {
         ClipLayout::OpenClip => open_clip_text_source(module_path),
-        ClipLayout::Hf => hf_text_source(module_path),
+        ClipLayout::Hf => hf_text_source(module_path, prefix),
     };
     apply(&mut model, &state, key)?;
     Ok((model, config))
@@ -195,7 +197,7 @@ fn read_source(state: &StateDict, src: &Source, want: &[usize]) -> Result<Tensor
                 return Err(mismatch(key, &got, want));
             }
             let data = state.data(key)?;
-            Ok(if scalar { TensorData::new(data.into_vec::<f32>().unwrap_or_default(), [1]) } else { data })
+            Ok(if scalar { TensorData::new(data.try_into_vec::<f32>().unwrap_or_default(), [1]) } else { data })
         }
         Source::Transposed(key) => {
             let got = state.shape(key)?;
@@ -203,7 +205,7 @@ fn read_source(state: &StateDict, src: &Source, want: &[usize]) -> Result<Tensor
             if got.len() != 2 || flipped != want {
                 return Err(mismatch(key, &got, &[want[1], want[0]]));
             }
-            let values = state.data(key)?.into_vec::<f32>().unwrap_or_default();
+            let values = state.data(key)?.try_into_vec::<f32>().unwrap_or_default();
             let (rows, cols) = (got[0], got[1]);
             let mut out = vec![0.0f32; values.len()];
             for r in 0..rows {
@@ -221,7 +223,7 @@ fn read_source(state: &StateDict, src: &Source, want: &[usize]) -> Result<Tensor
                 if got != part {
                     return Err(mismatch(key, &got, &part));
                 }
-                values.extend(state.data(key)?.into_vec::<f32>().unwrap_or_default());
+                values.extend(state.data(key)?.try_into_vec::<f32>().unwrap_or_default());
             }
             Ok(TensorData::new(values, want.to_vec()))
         }
@@ -249,7 +251,7 @@ fn packed_in_proj(path: &str) -> String {
 
 fn hf_clip_source(path: &str) -> Source {
     if let Some(text) = path.strip_prefix("text.") {
-        return hf_text_source(text);
+        return hf_text_source(text, "text_model.");
     }
     let Some(visual) = path.strip_prefix("visual.") else {
         return Source::Key(path.to_string()); // logit_scale
@@ -267,13 +269,15 @@ fn hf_clip_source(path: &str) -> Source {
     }
 }
 
-fn hf_text_source(path: &str) -> Source {
-    let t = |k: &str| format!("text_model.{k}");
+/// `prefix`: `text_model.` inside a CLIPModel and in older CLIPTextModel files, empty in
+/// CLIPTextModel files saved by transformers 5.
+fn hf_text_source(path: &str, prefix: &str) -> Source {
+    let t = |k: &str| format!("{prefix}{k}");
     match path {
         "token_embedding.weight" => Source::Key(t("embeddings.token_embedding.weight")),
         "positional_embedding" => Source::Key(t("embeddings.position_embedding.weight")),
         "text_projection" => Source::Transposed("text_projection.weight".into()),
-        other => hf_block_source(&other.replacen("ln_final.", "final_layer_norm.", 1), "text_model."),
+        other => hf_block_source(&other.replacen("ln_final.", "final_layer_norm.", 1), prefix),
     }
 }
 
@@ -339,8 +343,8 @@ pub fn infer_open_clip_config(state: &StateDict) -> Result<ClipConfig> {
             dim("token_embedding.weight", 0)?,
             tower(text_width, text_layers, "transformer.resblocks.0.mlp.c_fc.weight")?,
             TextPooling::Argmax,
-            Some(embed_dim),
-        ),
+        )
+        .with_embed_dim(Some(embed_dim)),
     })
 }
 
@@ -367,8 +371,8 @@ pub fn open_clip_config(json: &Value) -> Result<ClipConfig> {
             usize_field(text, "vocab_size", Some(49408))?,
             TransformerConfig::new(text_width, usize_field(text, "layers", Some(12))?, usize_field(text, "heads", Some(8))?, mlp(text, text_width), act),
             TextPooling::Argmax,
-            Some(embed_dim),
-        ),
+        )
+        .with_embed_dim(Some(embed_dim)),
     })
 }
 
@@ -376,8 +380,10 @@ pub fn open_clip_config(json: &Value) -> Result<ClipConfig> {
 pub fn hf_clip_config(json: &Value) -> Result<ClipConfig> {
     let embed_dim = usize_field(json, "projection_dim", Some(512))?;
     let empty = Value::Object(Default::default());
-    let vision = json.get("vision_config").unwrap_or(&empty);
-    let mut text = hf_text_config(json.get("text_config").unwrap_or(&empty))?;
+    // Configs written by old transformers versions name the towers `*_config_dict`.
+    let tower = |name: &str| json.get(name).or_else(|| json.get(format!("{name}_dict").as_str())).filter(|v| v.is_object()).unwrap_or(&empty);
+    let vision = tower("vision_config");
+    let mut text = hf_text_config(tower("text_config"))?;
     text.embed_dim = Some(embed_dim);
     let width = usize_field(vision, "hidden_size", Some(768))?;
     Ok(ClipConfig {
@@ -417,7 +423,6 @@ pub fn hf_text_config(json: &Value) -> Result<TextConfig> {
         )
         .with_layer_norm_eps(json.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-5)),
         pooling,
-        None,
     ))
 }
 

@@ -28,7 +28,7 @@ impl ClipConfig {
         ClipConfig {
             embed_dim: 512,
             vision: VisionConfig::new(224, 32, tower(768), 512),
-            text: TextConfig::new(77, 49408, tower(512), TextPooling::Argmax, Some(512)),
+            text: TextConfig::new(77, 49408, tower(512), TextPooling::Argmax).with_embed_dim(Some(512)),
         }
     }
 
@@ -71,8 +71,13 @@ impl Clip {
 
     /// exp(logit_scale), the factor between cosine similarities and logits.
     pub fn logit_scale(&self) -> f32 {
-        self.logit_scale.val().exp().into_scalar().elem()
+        self.logit_scale.val().exp().into_scalar::<f32>()
     }
+}
+
+/// A trainable parameter drawn from N(0, std²) (CLIP's initialisation of embeddings and projections).
+pub(crate) fn normal_param<const D: usize>(shape: [usize; D], std: f64, device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::random(shape, burn::tensor::Distribution::Normal(0.0, std), device))
 }
 
 /// Rows scaled to unit L2 norm (as `F.normalize(x, dim=-1)`, eps 1e-12).

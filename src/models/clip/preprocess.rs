@@ -60,13 +60,13 @@ fn planar(image: &RgbImage, f: impl Fn(usize, f32) -> f32) -> Vec<f32> {
 /// DeltaEdit's `AvgPool2d(H/32)(Upsample(×7, nearest)(x))`: [B, C, H, W] → [B, C, 224, 224].
 /// H and W must be multiples of 32 (as 256 and 1024 are).
 pub fn deltaedit_resize(images: Tensor<4>) -> Result<Tensor<4>> {
-    let [_, _, h, w] = images.dims();
+    let [batch, channels, h, w] = images.dims();
     if h % 32 != 0 || w % 32 != 0 || h == 0 || w == 0 {
         return Err(Error::Invalid(format!("DeltaEdit's CLIP resize needs sides that are multiples of 32, got {h}×{w}")));
     }
     let device = images.device();
-    let rows = box_filter(h, &device).unsqueeze::<4>(); // [1, 1, 224, H]
-    let cols = box_filter(w, &device).transpose().unsqueeze::<4>(); // [1, 1, W, 224]
+    let rows = box_filter(h, &device).unsqueeze::<4>().expand([batch, channels, DELTAEDIT_SIZE, h]);
+    let cols = box_filter(w, &device).transpose().unsqueeze::<4>().expand([batch, channels, w, DELTAEDIT_SIZE]);
     Ok(rows.matmul(images).matmul(cols))
 }
 
@@ -112,7 +112,7 @@ mod tests {
         for n in [64usize, 256] {
             let x: Vec<f32> = (0..n * n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
             let t = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 1, n, n]), &device);
-            let got = deltaedit_resize(t).unwrap().into_data().into_vec::<f32>().unwrap();
+            let got = deltaedit_resize(t).unwrap().into_data().try_into_vec::<f32>().unwrap();
             let expected = reference(&x, n);
             let err = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(err < 1e-5, "n={n}: max error {err}");
@@ -126,7 +126,7 @@ mod tests {
         let image = RgbImage::from_pixel(300, 200, image::Rgb([255, 0, 128]));
         let x = clip_pixels(&image, 32, &device);
         assert_eq!(x.dims(), [3, 32, 32]);
-        let v = x.into_data().into_vec::<f32>().unwrap();
+        let v = x.into_data().try_into_vec::<f32>().unwrap();
         let expected = [(1.0 - CLIP_MEAN[0]) / CLIP_STD[0], -CLIP_MEAN[1] / CLIP_STD[1], (128.0 / 255.0 - CLIP_MEAN[2]) / CLIP_STD[2]];
         for c in 0..3 {
             assert!(v[c * 1024..(c + 1) * 1024].iter().all(|p| (p - expected[c]).abs() < 1e-5));

@@ -5,6 +5,7 @@ use burn::nn::{Embedding, EmbeddingConfig, LayerNorm};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::normal_param;
 use super::transformer::{Transformer, TransformerConfig};
 
 /// Which position's state represents the whole text.
@@ -31,15 +32,12 @@ pub struct TextConfig {
 impl TextConfig {
     pub fn init(&self, device: &Device) -> TextTransformer {
         let width = self.transformer.width;
-        let normal = |shape: Vec<usize>, std: f64| {
-            Param::from_tensor(Tensor::random(shape, burn::tensor::Distribution::Normal(0.0, std), device))
-        };
         TextTransformer {
             token_embedding: EmbeddingConfig::new(self.vocab_size, width).init(device),
-            positional_embedding: normal(vec![self.context_length, width], 0.01),
+            positional_embedding: normal_param([self.context_length, width], 0.01, device),
             transformer: self.transformer.init(device),
             ln_final: self.transformer.layer_norm(device),
-            text_projection: self.embed_dim.map(|e| normal(vec![width, e], (width as f64).powf(-0.5))),
+            text_projection: self.embed_dim.map(|e| normal_param([width, e], (width as f64).powf(-0.5), device)),
             pooling: self.pooling,
         }
     }
@@ -91,7 +89,7 @@ impl TextTransformer {
             TextPooling::Argmax => tokens,
             TextPooling::FirstEos(id) => tokens.equal_elem(id).int(),
         };
-        let score = key * (len as i64 + 1) + earlier_first.unsqueeze::<2>();
+        let score = key.mul_scalar(len as i64 + 1) + earlier_first.unsqueeze::<2>().expand([batch, len]);
         score.argmax(1).reshape([batch])
     }
 }

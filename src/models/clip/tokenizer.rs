@@ -66,10 +66,11 @@ impl ClipTokenizer {
             .map_err(tk)?;
         tokenizer.with_pre_tokenizer(Some(Sequence::new(vec![split.into(), ByteLevel::new(false, true, false).into()])));
         // open_clip matches its special-token names inside the (lower-cased) text too.
-        tokenizer.add_special_tokens(&[
+        tokenizer.add_special_tokens(vec![
             AddedToken::from("<start_of_text>", true).normalized(true),
             AddedToken::from("<end_of_text>", true).normalized(true),
-        ]);
+        ])
+        .map_err(tk)?;
         let ids = [tokenizer.token_to_id("<start_of_text>"), tokenizer.token_to_id("<end_of_text>")];
         if ids != [Some(START_OF_TEXT as u32), Some(END_OF_TEXT as u32)] {
             return Err(Error::Tokenizer(format!("bundled vocabulary: special tokens got ids {ids:?}")));

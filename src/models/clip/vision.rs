@@ -5,6 +5,7 @@ use burn::nn::LayerNorm;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 
+use super::normal_param;
 use super::transformer::{Transformer, TransformerConfig};
 
 #[derive(Config, Debug, PartialEq)]
@@ -24,20 +25,17 @@ impl VisionConfig {
     pub fn init(&self, device: &Device) -> VisionTransformer {
         let width = self.transformer.width;
         let scale = (width as f64).powf(-0.5);
-        let normal = |shape: Vec<usize>| {
-            Param::from_tensor(Tensor::random(shape, burn::tensor::Distribution::Normal(0.0, scale), device))
-        };
         VisionTransformer {
             conv1: Conv2dConfig::new([3, width], [self.patch_size, self.patch_size])
                 .with_stride([self.patch_size, self.patch_size])
                 .with_bias(false)
                 .init(device),
-            class_embedding: normal(vec![width]),
-            positional_embedding: normal(vec![self.grid() * self.grid() + 1, width]),
+            class_embedding: normal_param([width], scale, device),
+            positional_embedding: normal_param([self.grid() * self.grid() + 1, width], scale, device),
             ln_pre: self.transformer.layer_norm(device),
             transformer: self.transformer.init(device),
             ln_post: self.transformer.layer_norm(device),
-            proj: normal(vec![width, self.embed_dim]),
+            proj: normal_param([width, self.embed_dim], scale, device),
         }
     }
 }
