@@ -52,6 +52,13 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     }
     let context = config.text.context_length;
     let ids = tokenizer.tokenize_batch(&args.texts, context)?;
+    if let Some(&id) = ids.iter().find(|&&id| id < 0 || id as usize >= config.text.vocab_size) {
+        bail!(
+            "{}: its vocabulary has {} tokens, but the CLIP tokenizer produced id {id}; this is not a model for the CLIP BPE tokenizer",
+            model_path.display(),
+            config.text.vocab_size
+        );
+    }
     let tokens = Tensor::<2, Int>::from_data(burn::tensor::TensorData::new(ids, [args.texts.len(), context]), &device);
 
     let start = Instant::now();
