@@ -1,3 +1,4 @@
 //! Model files: where they are looked for, which official files are known, and how their keys map
 //! onto our modules.
+pub mod clip;
 pub mod registry;
