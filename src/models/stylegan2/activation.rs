@@ -1,5 +1,6 @@
 //! rosinality's fused leaky ReLU: `leaky_relu(x + bias, 0.2) · √2`. The √2 keeps the activations'
 //! second moment at 1 (equalized learning rate).
+use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 

@@ -2,6 +2,7 @@
 //! run time, `y = x · (W · lr_mul/√in)ᵀ + b · lr_mul`, optionally followed by the fused leaky ReLU.
 //! Keeping the raw values makes training from scratch behave like the official code.
 use burn::nn::Initializer;
+use burn::module::Param;
 use burn::prelude::*;
 
 use super::activation::fused_leaky_relu;

@@ -2,6 +2,7 @@
 //! convs with noise, ToRGB skips. Synthesis runs from w+, from S (DeltaEdit's decoding: S for the
 //! convs, w+ for ToRGB) or from a full S including the ToRGB styles, and can return every conv
 //! layer's feature map.
+use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 

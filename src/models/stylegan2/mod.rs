@@ -23,7 +23,7 @@ pub mod upfirdn;
 pub use generator::{Generator, Noise, Synthesis};
 pub use style_space::{ScaleGroup, ScaleGroups, StyleLayer, StyleLayerKind, StyleSpace, Styles};
 
-use crate::{Error, Result};
+use crate::Error;
 
 /// rosinality `Generator(size, style_dim, n_mlp, channel_multiplier, lr_mlp)`, plus an optional
 /// channel table for small models.
@@ -79,7 +79,7 @@ impl StyleGan2Config {
     }
 
     /// Channels of the feature maps at `resolution`.
-    pub fn channels_at(&self, resolution: usize) -> Result<usize> {
+    pub fn channels_at(&self, resolution: usize) -> crate::Result<usize> {
         self.channels
             .as_ref()
             .and_then(|table| table.get(&resolution).copied())
@@ -88,7 +88,7 @@ impl StyleGan2Config {
     }
 
     /// Checks the size and that every resolution has a channel count.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> crate::Result<()> {
         if !self.size.is_power_of_two() || self.size < 4 {
             return Err(Error::Config(format!("stylegan2: size {} is not a power of two ≥ 4", self.size)));
         }
@@ -102,7 +102,7 @@ impl StyleGan2Config {
     }
 
     /// A generator with rosinality's random initialisation (for training from scratch).
-    pub fn init(&self, device: &Device) -> Result<Generator> {
+    pub fn init(&self, device: &Device) -> crate::Result<Generator> {
         Generator::init(self, device)
     }
 }

@@ -9,6 +9,7 @@
 //! the output by d. With `upsample` the conv is a stride-2 transposed conv followed by the
 //! [1,3,3,1] blur (both linear per channel, so d can be applied after them).
 use burn::nn::Initializer;
+use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::module::{conv2d, conv_transpose2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};

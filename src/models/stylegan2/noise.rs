@@ -1,4 +1,5 @@
 //! NoiseInjection: `x + weight · noise`, one learned scalar per layer, noise `[B or 1, 1, H, W]`.
+use burn::module::Param;
 use burn::prelude::*;
 
 #[derive(Module, Debug)]

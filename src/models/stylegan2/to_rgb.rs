@@ -1,5 +1,6 @@
 //! ToRGB: a modulated 1×1 conv to 3 channels without demodulation, plus a bias, plus the previous
 //! resolution's RGB up-sampled ×2 (the skip architecture of StyleGAN2).
+use burn::module::Param;
 use burn::prelude::*;
 
 use super::modulated_conv::ModulatedConv2d;
