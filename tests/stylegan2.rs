@@ -87,6 +87,29 @@ fn noise_modes() {
 }
 
 #[test]
+fn single_sample_path_matches_batched() {
+    // one sample modulates the conv weights, a batch scales the activations: same result
+    let device = Device::flex();
+    let g = stylegan2::load(&fixtures().join("parity/stylegan2_zip_32/generator.pt"), None, None, &device).unwrap().generator;
+    let z = Tensor::random([2 * g.n_latent(), g.config.style_dim], Distribution::Normal(0.0, 1.0), &device);
+    let wplus = g.mapping(z).reshape([2, g.n_latent(), g.config.style_dim]);
+    let batched = g.synthesis(wplus.clone(), &Noise::Stored);
+    let single = Tensor::cat((0..2).map(|b| g.synthesis(wplus.clone().narrow(0, b, 1), &Noise::Stored)).collect(), 0);
+    let scale = batched.clone().abs().max().into_scalar::<f32>();
+    assert!(max_abs_diff(single, batched) <= 1e-5 * scale);
+}
+
+#[test]
+fn preview_is_the_skip_at_lower_resolution() {
+    let device = Device::flex();
+    let g = stylegan2::load(&fixtures().join("parity/stylegan2_legacy_64/generator.pt"), None, None, &device).unwrap().generator;
+    let styles = g.styles(g.broadcast(Tensor::random([1, g.config.style_dim], Distribution::Normal(0.0, 1.0), &device)));
+    assert_eq!(g.synthesis_preview(&styles, &Noise::Stored, 16).dims(), [1, 3, 16, 16]);
+    let full = g.synthesis_styles(&styles, &Noise::Stored);
+    assert_eq!(max_abs_diff(g.synthesis_preview(&styles, &Noise::Stored, 64), full), 0.0);
+}
+
+#[test]
 fn config_is_inferred_from_shapes() {
     for (fixture, prefix) in [("stylegan2_zip_32", "g_ema."), ("stylegan2_legacy_64", "g_ema.")] {
         let dir = fixtures().join("parity").join(fixture);

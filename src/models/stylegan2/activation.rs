@@ -14,7 +14,8 @@ pub fn fused_leaky_relu<const D: usize>(x: Tensor<D>, bias: Tensor<1>) -> Tensor
     leaky_relu(x + bias.reshape(shape), NEGATIVE_SLOPE).mul_scalar(SCALE)
 }
 
-/// The activation of a styled conv, with its per-channel bias (key `activate.bias`).
+/// The activation of a styled conv: its per-channel bias (key `activate.bias`); applied by
+/// [`StyledConv`](super::styled_conv::StyledConv) as `fused_leaky_relu(x, bias)`.
 #[derive(Module, Debug)]
 pub struct FusedLeakyReLU {
     pub bias: Param<Tensor<1>>,
@@ -23,9 +24,5 @@ pub struct FusedLeakyReLU {
 impl FusedLeakyReLU {
     pub fn init(channels: usize, device: &Device) -> Self {
         FusedLeakyReLU { bias: Param::from_tensor(Tensor::zeros([channels], device)) }
-    }
-
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        fused_leaky_relu(x, self.bias.val())
     }
 }

@@ -26,12 +26,11 @@ impl ToRGB {
 
     /// `skip` is the RGB of the previous resolution (required when this layer up-samples).
     pub fn forward(&self, x: Tensor<4>, style: Tensor<2>, skip: Option<Tensor<4>>) -> Tensor<4> {
-        let out = self.conv.forward(x, style) + self.bias.val();
+        let out = self.conv.forward(x, style, 1.0, Some(self.bias.val().reshape([3])));
         match (skip, &self.upsample) {
             (Some(skip), Some(upsample)) => out + upsample.forward(skip),
             (None, None) => out,
-            (Some(_), None) => panic!("ToRGB without up-sampling was given a skip input"),
-            (None, Some(_)) => panic!("up-sampling ToRGB needs the previous resolution's RGB"),
+            _ => panic!("the skip input and the ToRGB's up-sampling go together"),
         }
     }
 }

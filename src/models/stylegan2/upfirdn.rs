@@ -19,6 +19,11 @@ pub fn make_kernel(taps: &[f32], gain: f32, device: &Device) -> Tensor<2> {
 /// `pad.1` after (both axes), then convolve every channel with `kernel` (a true convolution, i.e.
 /// correlation with the flipped kernel). Output side: `in·up + pad.0 + pad.1 − k + 1`.
 pub fn upfirdn2d(x: Tensor<4>, kernel: Tensor<2>, up: usize, pad: (usize, usize)) -> Tensor<4> {
+    upfirdn2d_bias(x, kernel, up, pad, None)
+}
+
+/// [`upfirdn2d`] plus a per-channel bias, added in the convolution's epilogue.
+fn upfirdn2d_bias(x: Tensor<4>, kernel: Tensor<2>, up: usize, pad: (usize, usize), bias: Option<Tensor<1>>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let x = if up > 1 {
         x.reshape([b, c, h, 1, w, 1]).pad([(0, 0), (0, up - 1), (0, 0), (0, up - 1)], 0.0).reshape([b, c, h * up, w * up])
@@ -27,7 +32,7 @@ pub fn upfirdn2d(x: Tensor<4>, kernel: Tensor<2>, up: usize, pad: (usize, usize)
     };
     let [kh, kw] = kernel.dims();
     let weight = kernel.flip([0, 1]).reshape([1, 1, kh, kw]).expand([c, 1, kh, kw]);
-    conv2d(x, weight, None, ConvOptions::new_with_padding([1, 1], [pad, pad], [1, 1], c))
+    conv2d(x, weight, bias, ConvOptions::new_with_padding([1, 1], [pad, pad], [1, 1], c))
 }
 
 /// The blur after a transposed-conv up-sampling (`ModulatedConv2d.blur`).
@@ -54,8 +59,9 @@ impl Blur {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        upfirdn2d(x, self.kernel.clone(), 1, (self.pad0, self.pad1))
+    /// Blurs `x` and adds `bias` (`[C]`, optional) per channel.
+    pub fn forward(&self, x: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+        upfirdn2d_bias(x, self.kernel.clone(), 1, (self.pad0, self.pad1), bias)
     }
 }
 
