@@ -45,8 +45,12 @@ fn main() -> anyhow::Result<()> {
         }
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
-        println!("synthesis {size}x{size} batch 1: median {median:.1} ms over {} runs (min {:.1}, max {:.1})",
-            times.len(), times[0], times[times.len() - 1]);
+        println!(
+            "synthesis {size}x{size} batch 1: median {median:.1} ms over {} runs (min {:.1}, max {:.1})",
+            times.len(),
+            times[0],
+            times[times.len() - 1]
+        );
     }
     Ok(())
 }

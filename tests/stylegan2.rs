@@ -25,7 +25,10 @@ fn ffhq_style_space_matches_deltaedit() {
     assert_eq!((space.conv_dim(), space.rgb_dim()), (6048, 3040));
     let groups = space.scale_groups();
     assert_eq!((groups.coarse.dim(), groups.medium.dim(), groups.fine.dim()), (1536, 2048, 2464));
-    assert_eq!((groups.coarse.layers.clone(), groups.medium.layers.clone(), groups.fine.layers.clone()), (0..3, 3..7, 7..17));
+    assert_eq!(
+        (groups.coarse.layers.clone(), groups.medium.layers.clone(), groups.fine.layers.clone()),
+        (0..3, 3..7, 7..17)
+    );
     // deltaedit.md §2.1: S layer 10 is convs.9 at 128², 256 wide, at offset 5120, fed by w+ row 10
     let l = &space.conv[10];
     assert_eq!((l.module.as_str(), l.resolution, l.channels, l.offset, l.wplus_row), ("convs.9", 128, 256, 5120, 10));
@@ -34,7 +37,16 @@ fn ffhq_style_space_matches_deltaedit() {
     assert_eq!((last_rgb.module.as_str(), last_rgb.wplus_row, last_rgb.channels), ("to_rgbs.7", 17, 32));
     let order: Vec<_> = space.forward_order().iter().map(|l| l.kind).collect();
     assert_eq!(order.len(), 26);
-    assert_eq!(&order[..5], &[StyleLayerKind::Conv, StyleLayerKind::ToRgb, StyleLayerKind::Conv, StyleLayerKind::Conv, StyleLayerKind::ToRgb]);
+    assert_eq!(
+        &order[..5],
+        &[
+            StyleLayerKind::Conv,
+            StyleLayerKind::ToRgb,
+            StyleLayerKind::Conv,
+            StyleLayerKind::Conv,
+            StyleLayerKind::ToRgb
+        ]
+    );
 }
 
 #[test]
@@ -49,7 +61,8 @@ fn ffhq_generator_builds_from_config() {
 #[test]
 fn synthesis_variants_agree() {
     let device = Device::flex();
-    let config = StyleGan2Config::new(16).with_style_dim(16).with_n_mlp(2).with_channels(Some([(4, 8), (8, 8), (16, 4)].into()));
+    let config =
+        StyleGan2Config::new(16).with_style_dim(16).with_n_mlp(2).with_channels(Some([(4, 8), (8, 8), (16, 4)].into()));
     let g = config.init(&device).unwrap();
     let z = Tensor::random([2 * g.n_latent(), 16], Distribution::Normal(0.0, 1.0), &device);
     let wplus = g.mapping(z).reshape([2, g.n_latent(), 16]);
@@ -60,7 +73,10 @@ fn synthesis_variants_agree() {
     let space = g.style_space();
     assert_eq!(styles.s().dims(), [2, space.conv_dim()]);
     assert_eq!(max_abs_diff(g.synthesis_s(styles.s(), wplus.clone(), &Noise::Stored).unwrap(), image.clone()), 0.0);
-    assert_eq!(max_abs_diff(g.synthesis_full_s(styles.s(), styles.s_rgb(), &Noise::Stored).unwrap(), image.clone()), 0.0);
+    assert_eq!(
+        max_abs_diff(g.synthesis_full_s(styles.s(), styles.s_rgb(), &Noise::Stored).unwrap(), image.clone()),
+        0.0
+    );
 
     let synthesis = g.synthesis_with_features(&styles, &Noise::Stored);
     let sides: Vec<_> = synthesis.features.iter().map(|f| f.dims()[2]).collect();
@@ -90,7 +106,9 @@ fn noise_modes() {
 fn single_sample_path_matches_batched() {
     // one sample modulates the conv weights, a batch scales the activations: same result
     let device = Device::flex();
-    let g = stylegan2::load(&fixtures().join("parity/stylegan2_zip_32/generator.pt"), None, None, &device).unwrap().generator;
+    let g = stylegan2::load(&fixtures().join("parity/stylegan2_zip_32/generator.pt"), None, None, &device)
+        .unwrap()
+        .generator;
     let z = Tensor::random([2 * g.n_latent(), g.config.style_dim], Distribution::Normal(0.0, 1.0), &device);
     let wplus = g.mapping(z).reshape([2, g.n_latent(), g.config.style_dim]);
     let batched = g.synthesis(wplus.clone(), &Noise::Stored);
@@ -102,8 +120,11 @@ fn single_sample_path_matches_batched() {
 #[test]
 fn preview_is_the_skip_at_lower_resolution() {
     let device = Device::flex();
-    let g = stylegan2::load(&fixtures().join("parity/stylegan2_legacy_64/generator.pt"), None, None, &device).unwrap().generator;
-    let styles = g.styles(g.broadcast(Tensor::random([1, g.config.style_dim], Distribution::Normal(0.0, 1.0), &device)));
+    let g = stylegan2::load(&fixtures().join("parity/stylegan2_legacy_64/generator.pt"), None, None, &device)
+        .unwrap()
+        .generator;
+    let styles =
+        g.styles(g.broadcast(Tensor::random([1, g.config.style_dim], Distribution::Normal(0.0, 1.0), &device)));
     assert_eq!(g.synthesis_preview(&styles, &Noise::Stored, 16).dims(), [1, 3, 16, 16]);
     let full = g.synthesis_styles(&styles, &Noise::Stored);
     assert_eq!(max_abs_diff(g.synthesis_preview(&styles, &Noise::Stored, 64), full), 0.0);
@@ -113,7 +134,8 @@ fn preview_is_the_skip_at_lower_resolution() {
 fn config_is_inferred_from_shapes() {
     for (fixture, prefix) in [("stylegan2_zip_32", "g_ema."), ("stylegan2_legacy_64", "g_ema.")] {
         let dir = fixtures().join("parity").join(fixture);
-        let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
         let expected: StyleGan2Config = serde_json::from_value(manifest["config"].clone()).unwrap();
         let checkpoint = Checkpoint::open(&dir.join("generator.pt")).unwrap();
         assert_eq!(stylegan2::infer_config(&checkpoint, prefix).unwrap(), expected, "{fixture}");
@@ -153,8 +175,14 @@ fn wrong_shape_is_named() {
     let path = fixtures().join("stylegan2_bad/wrong_shape.pt");
     let error = load_error(&path);
     let message = error.to_string();
-    assert!(matches!(error, Error::CheckpointKey { ref key, .. } if key == "g_ema.to_rgbs.0.conv.modulation.weight"), "{message}");
-    assert!(message.contains("wrong_shape.pt") && message.contains("[5, 8]") && message.contains("[4, 8]"), "{message}");
+    assert!(
+        matches!(error, Error::CheckpointKey { ref key, .. } if key == "g_ema.to_rgbs.0.conv.modulation.weight"),
+        "{message}"
+    );
+    assert!(
+        message.contains("wrong_shape.pt") && message.contains("[5, 8]") && message.contains("[4, 8]"),
+        "{message}"
+    );
 }
 
 #[test]

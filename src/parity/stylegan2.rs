@@ -11,7 +11,11 @@ use crate::{Error, Result};
 
 pub fn runner(fixture: &Fixture, device: &Device) -> Result<Box<dyn ModelRunner>> {
     if fixture.manifest.layout != "rosinality" {
-        return Err(Error::Invalid(format!("fixture {}: stylegan2 layout `{}` is not supported", fixture.name(), fixture.manifest.layout)));
+        return Err(Error::Invalid(format!(
+            "fixture {}: stylegan2 layout `{}` is not supported",
+            fixture.name(),
+            fixture.manifest.layout
+        )));
     }
     let config: StyleGan2Config = super::config(fixture)?;
     let path = fixture.checkpoint_path()?;

@@ -51,10 +51,20 @@ impl Checkpoint {
 
     /// The tensor `key` stored with shape `stored` (checked), reshaped to `shape`; e.g. rosinality's
     /// `[1, out, in, k, k]` conv weights read as `[out, in, k, k]`.
-    pub fn tensor_as<const D: usize>(&self, key: &str, stored: &[usize], shape: [usize; D], device: &Device) -> Result<Tensor<D>> {
+    pub fn tensor_as<const D: usize>(
+        &self,
+        key: &str,
+        stored: &[usize],
+        shape: [usize; D],
+        device: &Device,
+    ) -> Result<Tensor<D>> {
         let tensor = self.stored(key)?;
         if tensor.shape() != stored {
-            return Err(Error::checkpoint_key(&self.path, key, format!("shape {:?}, expected {stored:?}", tensor.shape())));
+            return Err(Error::checkpoint_key(
+                &self.path,
+                key,
+                format!("shape {:?}, expected {stored:?}", tensor.shape()),
+            ));
         }
         let values = self.read_f32(key, tensor)?;
         Ok(Tensor::from_data(TensorData::new(values, shape), device))
@@ -70,17 +80,21 @@ impl Checkpoint {
     }
 
     fn read_f32(&self, key: &str, tensor: &StoredTensor) -> Result<Vec<f32>> {
-        let bytes = tensor.read().map_err(|e| Error::checkpoint_key(&self.path, key, format!("unreadable data: {e}")))?;
+        let bytes =
+            tensor.read().map_err(|e| Error::checkpoint_key(&self.path, key, format!("unreadable data: {e}")))?;
         let values = match tensor.dtype() {
             DType::F32 => bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            DType::F64 => bytes
-                .chunks_exact(8)
-                .map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")) as f32)
-                .collect(),
+            DType::F64 => {
+                bytes.chunks_exact(8).map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")) as f32).collect()
+            }
             DType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_ne_bytes([b[0], b[1]]).to_f32()).collect(),
             DType::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()).collect(),
             other => {
-                return Err(Error::checkpoint_key(&self.path, key, format!("dtype {other:?}, expected a float tensor")));
+                return Err(Error::checkpoint_key(
+                    &self.path,
+                    key,
+                    format!("dtype {other:?}, expected a float tensor"),
+                ));
             }
         };
         Ok(values)

@@ -38,7 +38,12 @@ pub struct LoadedGenerator {
 
 /// Loads a rosinality generator file. `checkpoint_key` names the dictionary holding the state
 /// dict; `None` takes `g_ema` when the file has one, else the file's top level.
-pub fn load(path: &Path, checkpoint_key: Option<&str>, config: Option<&StyleGan2Config>, device: &Device) -> Result<LoadedGenerator> {
+pub fn load(
+    path: &Path,
+    checkpoint_key: Option<&str>,
+    config: Option<&StyleGan2Config>,
+    device: &Device,
+) -> Result<LoadedGenerator> {
     let checkpoint = Checkpoint::open(path)?;
     let prefix = match checkpoint_key {
         Some(key) => format!("{key}."),
@@ -59,7 +64,12 @@ pub fn load(path: &Path, checkpoint_key: Option<&str>, config: Option<&StyleGan2
 
 /// Reads the generator whose keys start with `prefix` (`""`, `"g_ema."`, `"state_dict.decoder."`).
 /// With a `config`, every tensor must fit it; without, the config is inferred from the shapes.
-pub fn load_generator(checkpoint: &Checkpoint, prefix: &str, config: Option<&StyleGan2Config>, device: &Device) -> Result<Generator> {
+pub fn load_generator(
+    checkpoint: &Checkpoint,
+    prefix: &str,
+    config: Option<&StyleGan2Config>,
+    device: &Device,
+) -> Result<Generator> {
     let config = match config {
         Some(config) => config.clone(),
         None => infer_config(checkpoint, prefix)?,
@@ -96,7 +106,8 @@ pub fn infer_config(checkpoint: &Checkpoint, prefix: &str) -> Result<StyleGan2Co
     let reader = Reader { checkpoint, prefix, device: &Device::flex() };
     let n_mlp = (1..).take_while(|i| checkpoint.contains(&reader.key(&format!("style.{i}.weight")))).count();
     let style_dim = reader.dim("style.1.weight", 2, 1)?;
-    let n_upsampling = (0..).take_while(|j| checkpoint.contains(&reader.key(&format!("to_rgbs.{j}.conv.weight")))).count();
+    let n_upsampling =
+        (0..).take_while(|j| checkpoint.contains(&reader.key(&format!("to_rgbs.{j}.conv.weight")))).count();
     let mut channels = BTreeMap::from([(4, reader.dim("input.input", 4, 1)?)]);
     for j in 0..n_upsampling {
         channels.insert(8 << j, reader.dim(&format!("convs.{}.conv.weight", 2 * j), 5, 1)?);
@@ -142,7 +153,14 @@ impl Reader<'_> {
         Ok(shape[axis])
     }
 
-    fn equal_linear(&self, name: &str, in_dim: usize, out_dim: usize, lr_mul: f64, fused_lrelu: bool) -> Result<EqualLinear> {
+    fn equal_linear(
+        &self,
+        name: &str,
+        in_dim: usize,
+        out_dim: usize,
+        lr_mul: f64,
+        fused_lrelu: bool,
+    ) -> Result<EqualLinear> {
         Ok(EqualLinear {
             weight: Param::from_tensor(self.tensor(&format!("{name}.weight"), [out_dim, in_dim])?),
             bias: Param::from_tensor(self.tensor(&format!("{name}.bias"), [out_dim])?),
@@ -151,7 +169,16 @@ impl Reader<'_> {
         })
     }
 
-    fn modulated_conv(&self, name: &str, in_ch: usize, out_ch: usize, k: usize, style_dim: usize, demodulate: bool, upsample: bool) -> Result<ModulatedConv2d> {
+    fn modulated_conv(
+        &self,
+        name: &str,
+        in_ch: usize,
+        out_ch: usize,
+        k: usize,
+        style_dim: usize,
+        demodulate: bool,
+        upsample: bool,
+    ) -> Result<ModulatedConv2d> {
         let key = self.key(&format!("{name}.weight"));
         let weight = self.checkpoint.tensor_as(&key, &[1, out_ch, in_ch, k, k], [out_ch, in_ch, k, k], self.device)?;
         let blur = if upsample {
@@ -172,9 +199,19 @@ impl Reader<'_> {
     fn styled_conv(&self, layer: &StyleLayer, style_dim: usize) -> Result<StyledConv> {
         let m = &layer.module;
         Ok(StyledConv {
-            conv: self.modulated_conv(&format!("{m}.conv"), layer.channels, layer.out_channels, 3, style_dim, true, layer.upsample)?,
+            conv: self.modulated_conv(
+                &format!("{m}.conv"),
+                layer.channels,
+                layer.out_channels,
+                3,
+                style_dim,
+                true,
+                layer.upsample,
+            )?,
             noise: NoiseInjection { weight: Param::from_tensor(self.tensor(&format!("{m}.noise.weight"), [1])?) },
-            activate: FusedLeakyReLU { bias: Param::from_tensor(self.tensor(&format!("{m}.activate.bias"), [layer.out_channels])?) },
+            activate: FusedLeakyReLU {
+                bias: Param::from_tensor(self.tensor(&format!("{m}.activate.bias"), [layer.out_channels])?),
+            },
         })
     }
 

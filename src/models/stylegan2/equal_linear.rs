@@ -1,8 +1,8 @@
 //! EqualLinear (equalized learning rate): the raw parameters are stored as trained and scaled at
 //! run time, `y = x · (W · lr_mul/√in)ᵀ + b · lr_mul`, optionally followed by the fused leaky ReLU.
 //! Keeping the raw values makes training from scratch behave like the official code.
-use burn::nn::Initializer;
 use burn::module::Param;
+use burn::nn::Initializer;
 use burn::prelude::*;
 
 use super::activation::fused_leaky_relu;
@@ -20,7 +20,14 @@ pub struct EqualLinear {
 
 impl EqualLinear {
     /// rosinality's init: `W ~ N(0, 1)/lr_mul`, `b = bias_init`.
-    pub fn init(in_dim: usize, out_dim: usize, bias_init: f64, lr_mul: f64, fused_lrelu: bool, device: &Device) -> Self {
+    pub fn init(
+        in_dim: usize,
+        out_dim: usize,
+        bias_init: f64,
+        lr_mul: f64,
+        fused_lrelu: bool,
+        device: &Device,
+    ) -> Self {
         EqualLinear {
             weight: Initializer::Normal { mean: 0.0, std: 1.0 / lr_mul }.init([out_dim, in_dim], device),
             bias: Initializer::Constant { value: bias_init }.init([out_dim], device),
@@ -31,10 +38,6 @@ impl EqualLinear {
 
     pub fn in_dim(&self) -> usize {
         self.weight.val().dims()[1]
-    }
-
-    pub fn out_dim(&self) -> usize {
-        self.weight.val().dims()[0]
     }
 
     /// `[B, in] → [B, out]`.

@@ -6,11 +6,11 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
+use super::StyleGan2Config;
 use super::mapping::MappingNetwork;
 use super::style_space::{StyleSpace, Styles};
 use super::styled_conv::StyledConv;
 use super::to_rgb::ToRGB;
-use super::StyleGan2Config;
 use crate::Result;
 
 /// The learned 4×4 input (`input.input`, `[1, C, 4, 4]`).
@@ -62,8 +62,8 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// rosinality's random initialisation.
-    pub fn init(config: &StyleGan2Config, device: &Device) -> Result<Self> {
+    /// rosinality's random initialisation (through [`StyleGan2Config::init`]).
+    pub(super) fn init(config: &StyleGan2Config, device: &Device) -> Result<Self> {
         let space = StyleSpace::new(config)?;
         let sd = config.style_dim;
         let conv = |i: usize| {
@@ -73,7 +73,9 @@ impl Generator {
         let c4 = space.conv[0].channels;
         Ok(Generator {
             style: MappingNetwork::init(sd, config.n_mlp, config.lr_mlp, device),
-            input: ConstantInput { input: burn::nn::Initializer::Normal { mean: 0.0, std: 1.0 }.init([1, c4, 4, 4], device) },
+            input: ConstantInput {
+                input: burn::nn::Initializer::Normal { mean: 0.0, std: 1.0 }.init([1, c4, 4, 4], device),
+            },
             conv1: conv(0),
             to_rgb1: ToRGB::init(c4, sd, false, device),
             convs: (1..space.conv.len()).map(conv).collect(),
@@ -83,7 +85,8 @@ impl Generator {
                 .iter()
                 .map(|l| {
                     let shape = [1, 1, l.resolution, l.resolution];
-                    Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)).set_require_grad(false)
+                    Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, 1.0), device))
+                        .set_require_grad(false)
                 })
                 .collect(),
             config: config.clone(),
@@ -181,7 +184,13 @@ impl Generator {
         Synthesis { image, features }
     }
 
-    fn run(&self, styles: &Styles, noise: &Noise, mut features: Option<&mut Vec<Tensor<4>>>, resolution: usize) -> Tensor<4> {
+    fn run(
+        &self,
+        styles: &Styles,
+        noise: &Noise,
+        mut features: Option<&mut Vec<Tensor<4>>>,
+        resolution: usize,
+    ) -> Tensor<4> {
         assert_eq!(styles.conv.len(), self.convs.len() + 1, "one style per conv layer");
         assert_eq!(styles.rgb.len(), self.to_rgbs.len() + 1, "one style per ToRGB layer");
         let batch = styles.conv[0].dims()[0];

@@ -9,10 +9,10 @@
 //! the output by d. With `upsample` the conv is a stride-2 transposed conv followed by the
 //! [1,3,3,1] blur (both linear per channel, so d can be applied after them). For a single sample
 //! the per-sample weight W'' is just a conv weight, and modulating it is the cheaper form.
-use burn::nn::Initializer;
 use burn::module::Param;
+use burn::nn::Initializer;
 use burn::prelude::*;
-use burn::tensor::module::{conv2d, conv_transpose2d};
+use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 use super::equal_linear::EqualLinear;
@@ -50,14 +50,6 @@ impl ModulatedConv2d {
         }
     }
 
-    pub fn in_channels(&self) -> usize {
-        self.weight.val().dims()[1]
-    }
-
-    pub fn out_channels(&self) -> usize {
-        self.weight.val().dims()[0]
-    }
-
     /// The style of this layer: `s = modulation(w)`, `[B, style_dim] → [B, in]`.
     pub fn style(&self, w: Tensor<2>) -> Tensor<2> {
         self.modulation.forward(w)
@@ -70,9 +62,10 @@ impl ModulatedConv2d {
         let [batch, in_channels, _, _] = x.dims();
         let [out_channels, _, k, _] = self.weight.val().dims();
         let weight = self.weight.val().mul_scalar(1.0 / ((in_channels * k * k) as f64).sqrt());
-        let out_scale = match self.demodulate {
-            true => demodulation(weight.clone(), style.clone()).mul_scalar(gain),
-            false => Tensor::full([batch, out_channels], gain, &x.device()),
+        let out_scale = if self.demodulate {
+            demodulation(weight.clone(), style.clone()).mul_scalar(gain)
+        } else {
+            Tensor::full([batch, out_channels], gain, &x.device())
         };
         if batch == 1 {
             // One sample: modulate the weight (out·in·k² values) instead of the activations

@@ -79,27 +79,18 @@ pub struct StyleSpace {
 impl StyleSpace {
     pub fn new(config: &StyleGan2Config) -> Result<Self> {
         config.validate()?;
-        let mut conv = Vec::new();
-        let mut rgb = Vec::new();
-        let push = |layers: &mut Vec<StyleLayer>, kind, module: String, resolution, channels, out_channels, upsample, wplus_row| {
-            let offset = layers.last().map_or(0, |l: &StyleLayer| l.offset + l.channels);
-            let index = layers.len();
-            layers.push(StyleLayer { kind, index, module, resolution, channels, out_channels, upsample, offset, wplus_row });
-        };
-        let c4 = config.channels_at(4)?;
-        push(&mut conv, StyleLayerKind::Conv, "conv1".into(), 4, c4, c4, false, 0);
-        push(&mut rgb, StyleLayerKind::ToRgb, "to_rgb1".into(), 4, c4, 3, false, 1);
-        let mut in_channels = c4;
+        let c = |resolution| config.channels_at(resolution);
+        // (module, resolution, in channels, out channels, up-sampling, w+ row), in synthesis order
+        let mut conv = vec![("conv1".to_string(), 4, c(4)?, c(4)?, false, 0)];
+        let mut rgb = vec![("to_rgb1".to_string(), 4, c(4)?, 3, false, 1)];
         for log_res in 3..=config.log_size() {
             let (j, resolution) = (log_res - 3, 1 << log_res);
-            let out_channels = config.channels_at(resolution)?;
-            let row = 2 * j + 1;
-            push(&mut conv, StyleLayerKind::Conv, format!("convs.{}", 2 * j), resolution, in_channels, out_channels, true, row);
-            push(&mut conv, StyleLayerKind::Conv, format!("convs.{}", 2 * j + 1), resolution, out_channels, out_channels, false, row + 1);
-            push(&mut rgb, StyleLayerKind::ToRgb, format!("to_rgbs.{j}"), resolution, out_channels, 3, false, row + 2);
-            in_channels = out_channels;
+            let (in_channels, out_channels) = (c(resolution / 2)?, c(resolution)?);
+            conv.push((format!("convs.{}", 2 * j), resolution, in_channels, out_channels, true, 2 * j + 1));
+            conv.push((format!("convs.{}", 2 * j + 1), resolution, out_channels, out_channels, false, 2 * j + 2));
+            rgb.push((format!("to_rgbs.{j}"), resolution, out_channels, 3, false, 2 * j + 3));
         }
-        Ok(StyleSpace { conv, rgb })
+        Ok(StyleSpace { conv: layers(StyleLayerKind::Conv, conv), rgb: layers(StyleLayerKind::ToRgb, rgb) })
     }
 
     /// Width of S (6048 at 1024²).
@@ -127,10 +118,9 @@ impl StyleSpace {
         let group = |resolutions: Range<usize>| {
             let layers: Vec<&StyleLayer> = self.conv.iter().filter(|l| resolutions.contains(&l.resolution)).collect();
             match (layers.first(), layers.last()) {
-                (Some(first), Some(last)) => ScaleGroup {
-                    layers: first.index..last.index + 1,
-                    dims: first.offset..last.offset + last.channels,
-                },
+                (Some(first), Some(last)) => {
+                    ScaleGroup { layers: first.index..last.index + 1, dims: first.offset..last.offset + last.channels }
+                }
                 _ => {
                     // an empty group sits where its resolutions would start
                     let at = self.conv.iter().filter(|l| l.resolution < resolutions.start).count();
@@ -151,6 +141,27 @@ impl StyleSpace {
     pub fn split_rgb(&self, s_rgb: Tensor<2>) -> Result<Vec<Tensor<2>>> {
         split(&self.rgb, s_rgb, "ToRGB styles")
     }
+}
+
+/// Numbers the layers and lays their styles out one after the other.
+fn layers(kind: StyleLayerKind, specs: Vec<(String, usize, usize, usize, bool, usize)>) -> Vec<StyleLayer> {
+    let mut offset = 0;
+    let mut layers = Vec::with_capacity(specs.len());
+    for (index, (module, resolution, channels, out_channels, upsample, wplus_row)) in specs.into_iter().enumerate() {
+        layers.push(StyleLayer {
+            kind,
+            index,
+            module,
+            resolution,
+            channels,
+            out_channels,
+            upsample,
+            offset,
+            wplus_row,
+        });
+        offset += channels;
+    }
+    layers
 }
 
 fn split(layers: &[StyleLayer], s: Tensor<2>, what: &str) -> Result<Vec<Tensor<2>>> {

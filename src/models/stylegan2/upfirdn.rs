@@ -17,16 +17,19 @@ pub fn make_kernel(taps: &[f32], gain: f32, device: &Device) -> Tensor<2> {
 
 /// `upfirdn2d` with `down = 1`: insert `up − 1` zeros after every sample, pad `pad.0` before and
 /// `pad.1` after (both axes), then convolve every channel with `kernel` (a true convolution, i.e.
-/// correlation with the flipped kernel). Output side: `in·up + pad.0 + pad.1 − k + 1`.
-pub fn upfirdn2d(x: Tensor<4>, kernel: Tensor<2>, up: usize, pad: (usize, usize)) -> Tensor<4> {
-    upfirdn2d_bias(x, kernel, up, pad, None)
-}
-
-/// [`upfirdn2d`] plus a per-channel bias, added in the convolution's epilogue.
-fn upfirdn2d_bias(x: Tensor<4>, kernel: Tensor<2>, up: usize, pad: (usize, usize), bias: Option<Tensor<1>>) -> Tensor<4> {
+/// correlation with the flipped kernel); `bias` (`[C]`) rides on the convolution's epilogue.
+/// Output side: `in·up + pad.0 + pad.1 − k + 1`.
+pub fn upfirdn2d(
+    x: Tensor<4>,
+    kernel: Tensor<2>,
+    up: usize,
+    pad: (usize, usize),
+    bias: Option<Tensor<1>>,
+) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let x = if up > 1 {
-        x.reshape([b, c, h, 1, w, 1]).pad([(0, 0), (0, up - 1), (0, 0), (0, up - 1)], 0.0).reshape([b, c, h * up, w * up])
+        let stuffed = x.reshape([b, c, h, 1, w, 1]).pad([(0, 0), (0, up - 1), (0, 0), (0, up - 1)], 0.0);
+        stuffed.reshape([b, c, h * up, w * up])
     } else {
         x
     };
@@ -61,7 +64,7 @@ impl Blur {
 
     /// Blurs `x` and adds `bias` (`[C]`, optional) per channel.
     pub fn forward(&self, x: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
-        upfirdn2d_bias(x, self.kernel.clone(), 1, (self.pad0, self.pad1), bias)
+        upfirdn2d(x, self.kernel.clone(), 1, (self.pad0, self.pad1), bias)
     }
 }
 
@@ -82,6 +85,6 @@ impl Upsample {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         // rosinality: p = k − factor, pad = ((p + 1)/2 + factor − 1, p/2)
         let p = BLUR_TAPS.len() - Self::FACTOR;
-        upfirdn2d(x, self.kernel.clone(), Self::FACTOR, ((p + 1) / 2 + Self::FACTOR - 1, p / 2))
+        upfirdn2d(x, self.kernel.clone(), Self::FACTOR, ((p + 1) / 2 + Self::FACTOR - 1, p / 2), None)
     }
 }
