@@ -1,4 +1,6 @@
 //! Model files: where they are looked for, which official files are known, and how their keys map
 //! onto our modules.
+pub mod checkpoint;
 pub mod clip;
 pub mod registry;
+pub mod stylegan2;
