@@ -145,11 +145,25 @@ fn config_is_inferred_from_shapes() {
 #[test]
 fn plain_state_dict_loads_without_latent_avg() {
     let device = Device::flex();
-    let loaded = stylegan2::load(&fixtures().join("stylegan2_bad/plain_state_dict.pt"), None, None, &device).unwrap();
+    let loaded = stylegan2::load(&fixtures().join("stylegan2_files/plain_state_dict.pt"), None, None, &device).unwrap();
     assert!(loaded.latent_avg.is_none());
     let config = &loaded.generator.config;
     assert_eq!((config.size, config.style_dim, config.n_mlp), (8, 8, 2));
     assert_eq!(config.channels, Some([(4, 4), (8, 4)].into()));
+}
+
+#[test]
+fn generator_under_a_key_prefix_loads() {
+    // e4e keeps its decoder (a full generator) under `state_dict` → `decoder.`
+    let device = Device::flex();
+    let path = fixtures().join("stylegan2_files/e4e_like.pt");
+    let checkpoint = Checkpoint::open(&path).unwrap();
+    let g = stylegan2::load_generator(&checkpoint, "state_dict.decoder.", None, &device).unwrap();
+    let plain = stylegan2::load(&fixtures().join("stylegan2_files/plain_state_dict.pt"), None, None, &device).unwrap();
+    assert_eq!(g.config, plain.generator.config);
+    let wplus = g.broadcast(Tensor::random([1, 8], Distribution::Normal(0.0, 1.0), &device));
+    let image = g.synthesis(wplus.clone(), &Noise::Stored);
+    assert_eq!(max_abs_diff(image, plain.generator.synthesis(wplus, &Noise::Stored)), 0.0);
 }
 
 fn load_error(path: &Path) -> Error {
@@ -161,7 +175,7 @@ fn load_error(path: &Path) -> Error {
 
 #[test]
 fn missing_key_is_named() {
-    let path = fixtures().join("stylegan2_bad/missing_key.pt");
+    let path = fixtures().join("stylegan2_files/missing_key.pt");
     match load_error(&path) {
         Error::CheckpointKey { path: p, key, reason } => {
             assert_eq!((p, key.as_str(), reason.as_str()), (path, "g_ema.convs.1.conv.weight", "missing"));
@@ -172,7 +186,7 @@ fn missing_key_is_named() {
 
 #[test]
 fn wrong_shape_is_named() {
-    let path = fixtures().join("stylegan2_bad/wrong_shape.pt");
+    let path = fixtures().join("stylegan2_files/wrong_shape.pt");
     let error = load_error(&path);
     let message = error.to_string();
     assert!(
