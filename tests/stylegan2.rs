@@ -91,6 +91,33 @@ fn synthesis_variants_agree() {
 }
 
 #[test]
+fn synthesis_is_differentiable() {
+    // training from scratch (a later issue) needs gradients for every parameter, on both the
+    // single-sample and the batched path; the stored noise maps are not trained
+    let device = Device::flex().autodiff();
+    let config = StyleGan2Config::new(8).with_style_dim(8).with_n_mlp(2).with_channels(Some([(4, 4), (8, 4)].into()));
+    let g = config.init(&device).unwrap();
+    for batch in [1, 2] {
+        let z = Tensor::random([batch, 8], Distribution::Normal(0.0, 1.0), &device);
+        let image = g.synthesis(g.broadcast(g.mapping(z)), &Noise::Stored);
+        let grads = image.square().mean().backward();
+        let nonzero = |t: Option<Tensor<1>>| t.is_some_and(|g| g.abs().sum().into_scalar::<f32>() > 0.0);
+        let conv = &g.convs[0];
+        assert!(
+            nonzero(g.style.layers[0].weight.val().grad(&grads).map(|t| t.flatten(0, 1))),
+            "mapping, batch {batch}"
+        );
+        assert!(nonzero(g.input.input.val().grad(&grads).map(|t| t.flatten(0, 3))), "input, batch {batch}");
+        assert!(nonzero(conv.conv.weight.val().grad(&grads).map(|t| t.flatten(0, 3))), "conv weight, batch {batch}");
+        assert!(nonzero(conv.conv.modulation.bias.val().grad(&grads)), "modulation, batch {batch}");
+        assert!(nonzero(conv.noise.weight.val().grad(&grads)), "noise strength, batch {batch}");
+        assert!(nonzero(conv.activate.bias.val().grad(&grads)), "activation bias, batch {batch}");
+        assert!(nonzero(g.to_rgbs[0].bias.val().grad(&grads).map(|t| t.flatten(0, 3))), "ToRGB bias, batch {batch}");
+        assert!(g.noises[1].val().grad(&grads).is_none(), "noise maps are constants");
+    }
+}
+
+#[test]
 fn noise_modes() {
     let device = Device::flex();
     let dir = fixtures().join("parity/stylegan2_zip_32");
