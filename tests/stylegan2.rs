@@ -227,6 +227,24 @@ fn wrong_shape_is_named() {
 }
 
 #[test]
+fn config_that_does_not_fit_the_file_is_an_error() {
+    // a 16² config reads a subset of the 32² file; the rest is reported, like a strict load_state_dict
+    let path = fixtures().join("parity/stylegan2_zip_32/generator.pt");
+    let config = StyleGan2Config::new(16)
+        .with_style_dim(64)
+        .with_n_mlp(4)
+        .with_channels(Some([(4, 32), (8, 32), (16, 16)].into()));
+    match stylegan2::load(&path, None, Some(&config), &Device::flex()) {
+        Err(Error::CheckpointKey { key, reason, .. }) => {
+            assert_eq!(key, "g_ema.convs.4.activate.bias");
+            assert!(reason.starts_with("unexpected"), "{reason}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a 16² config loaded a 32² generator"),
+    }
+}
+
+#[test]
 fn truncated_files_are_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     for fixture in ["stylegan2_zip_32", "stylegan2_legacy_64"] {
