@@ -91,6 +91,33 @@ fn synthesis_variants_agree() {
 }
 
 #[test]
+fn synthesis_is_differentiable() {
+    // training from scratch (a later issue) needs gradients for every parameter, on both the
+    // single-sample and the batched path; the stored noise maps are not trained
+    let device = Device::flex().autodiff();
+    let config = StyleGan2Config::new(8).with_style_dim(8).with_n_mlp(2).with_channels(Some([(4, 4), (8, 4)].into()));
+    let g = config.init(&device).unwrap();
+    for batch in [1, 2] {
+        let z = Tensor::random([batch, 8], Distribution::Normal(0.0, 1.0), &device);
+        let image = g.synthesis(g.broadcast(g.mapping(z)), &Noise::Stored);
+        let grads = image.square().mean().backward();
+        let nonzero = |t: Option<Tensor<1>>| t.is_some_and(|g| g.abs().sum().into_scalar::<f32>() > 0.0);
+        let conv = &g.convs[0];
+        assert!(
+            nonzero(g.style.layers[0].weight.val().grad(&grads).map(|t| t.flatten(0, 1))),
+            "mapping, batch {batch}"
+        );
+        assert!(nonzero(g.input.input.val().grad(&grads).map(|t| t.flatten(0, 3))), "input, batch {batch}");
+        assert!(nonzero(conv.conv.weight.val().grad(&grads).map(|t| t.flatten(0, 3))), "conv weight, batch {batch}");
+        assert!(nonzero(conv.conv.modulation.bias.val().grad(&grads)), "modulation, batch {batch}");
+        assert!(nonzero(conv.noise.weight.val().grad(&grads)), "noise strength, batch {batch}");
+        assert!(nonzero(conv.activate.bias.val().grad(&grads)), "activation bias, batch {batch}");
+        assert!(nonzero(g.to_rgbs[0].bias.val().grad(&grads).map(|t| t.flatten(0, 3))), "ToRGB bias, batch {batch}");
+        assert!(g.noises[1].val().grad(&grads).is_none(), "noise maps are constants");
+    }
+}
+
+#[test]
 fn noise_modes() {
     let device = Device::flex();
     let dir = fixtures().join("parity/stylegan2_zip_32");
@@ -145,11 +172,25 @@ fn config_is_inferred_from_shapes() {
 #[test]
 fn plain_state_dict_loads_without_latent_avg() {
     let device = Device::flex();
-    let loaded = stylegan2::load(&fixtures().join("stylegan2_bad/plain_state_dict.pt"), None, None, &device).unwrap();
+    let loaded = stylegan2::load(&fixtures().join("stylegan2_files/plain_state_dict.pt"), None, None, &device).unwrap();
     assert!(loaded.latent_avg.is_none());
     let config = &loaded.generator.config;
     assert_eq!((config.size, config.style_dim, config.n_mlp), (8, 8, 2));
     assert_eq!(config.channels, Some([(4, 4), (8, 4)].into()));
+}
+
+#[test]
+fn generator_under_a_key_prefix_loads() {
+    // e4e keeps its decoder (a full generator) under `state_dict` → `decoder.`
+    let device = Device::flex();
+    let path = fixtures().join("stylegan2_files/e4e_like.pt");
+    let checkpoint = Checkpoint::open(&path).unwrap();
+    let g = stylegan2::load_generator(&checkpoint, "state_dict.decoder.", None, &device).unwrap();
+    let plain = stylegan2::load(&fixtures().join("stylegan2_files/plain_state_dict.pt"), None, None, &device).unwrap();
+    assert_eq!(g.config, plain.generator.config);
+    let wplus = g.broadcast(Tensor::random([1, 8], Distribution::Normal(0.0, 1.0), &device));
+    let image = g.synthesis(wplus.clone(), &Noise::Stored);
+    assert_eq!(max_abs_diff(image, plain.generator.synthesis(wplus, &Noise::Stored)), 0.0);
 }
 
 fn load_error(path: &Path) -> Error {
@@ -161,7 +202,7 @@ fn load_error(path: &Path) -> Error {
 
 #[test]
 fn missing_key_is_named() {
-    let path = fixtures().join("stylegan2_bad/missing_key.pt");
+    let path = fixtures().join("stylegan2_files/missing_key.pt");
     match load_error(&path) {
         Error::CheckpointKey { path: p, key, reason } => {
             assert_eq!((p, key.as_str(), reason.as_str()), (path, "g_ema.convs.1.conv.weight", "missing"));
@@ -172,7 +213,7 @@ fn missing_key_is_named() {
 
 #[test]
 fn wrong_shape_is_named() {
-    let path = fixtures().join("stylegan2_bad/wrong_shape.pt");
+    let path = fixtures().join("stylegan2_files/wrong_shape.pt");
     let error = load_error(&path);
     let message = error.to_string();
     assert!(
@@ -183,6 +224,24 @@ fn wrong_shape_is_named() {
         message.contains("wrong_shape.pt") && message.contains("[5, 8]") && message.contains("[4, 8]"),
         "{message}"
     );
+}
+
+#[test]
+fn config_that_does_not_fit_the_file_is_an_error() {
+    // a 16² config reads a subset of the 32² file; the rest is reported, like a strict load_state_dict
+    let path = fixtures().join("parity/stylegan2_zip_32/generator.pt");
+    let config = StyleGan2Config::new(16)
+        .with_style_dim(64)
+        .with_n_mlp(4)
+        .with_channels(Some([(4, 32), (8, 32), (16, 16)].into()));
+    match stylegan2::load(&path, None, Some(&config), &Device::flex()) {
+        Err(Error::CheckpointKey { key, reason, .. }) => {
+            assert_eq!(key, "g_ema.convs.4.activate.bias");
+            assert!(reason.starts_with("unexpected"), "{reason}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a 16² config loaded a 32² generator"),
+    }
 }
 
 #[test]

@@ -34,6 +34,11 @@ impl Checkpoint {
         self.tensors.contains_key(key)
     }
 
+    /// Every tensor's key.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
     /// Whether any tensor lies under `prefix` (e.g. `g_ema.`).
     pub fn has_prefix(&self, prefix: &str) -> bool {
         self.tensors.keys().any(|k| k.starts_with(prefix))

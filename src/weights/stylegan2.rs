@@ -5,7 +5,8 @@
 //! DeltaEdit links), and any file holding a generator under a key prefix (`state_dict.decoder.` in
 //! e4e's checkpoint) through [`load_generator`]. Both the zip and the legacy pickle format load.
 //! The config is inferred from the tensor shapes unless one is given.
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use burn::module::Param;
@@ -64,6 +65,8 @@ pub fn load(
 
 /// Reads the generator whose keys start with `prefix` (`""`, `"g_ema."`, `"state_dict.decoder."`).
 /// With a `config`, every tensor must fit it; without, the config is inferred from the shapes.
+/// Like PyTorch's strict `load_state_dict`, a tensor under `prefix` that the generator does not
+/// have is an error (it means the config does not fit the file).
 pub fn load_generator(
     checkpoint: &Checkpoint,
     prefix: &str,
@@ -75,7 +78,7 @@ pub fn load_generator(
         None => infer_config(checkpoint, prefix)?,
     };
     let space = StyleSpace::new(&config)?;
-    let reader = Reader { checkpoint, prefix, device };
+    let reader = Reader { checkpoint, prefix, device, used: RefCell::default() };
     let sd = config.style_dim;
     let style = MappingNetwork {
         layers: (1..=config.n_mlp)
@@ -96,6 +99,7 @@ pub fn load_generator(
             Ok(Param::from_tensor(noise).set_require_grad(false))
         })
         .collect::<Result<_>>()?;
+    reader.check_all_used()?;
     Ok(Generator { style, input, conv1, to_rgb1, convs, to_rgbs, noises, config })
 }
 
@@ -103,7 +107,7 @@ pub fn load_generator(
 /// layers, the size from the number of ToRGB layers, the channels from the conv weights.
 /// `lr_mlp` cannot be seen in the weights and is rosinality's 0.01.
 pub fn infer_config(checkpoint: &Checkpoint, prefix: &str) -> Result<StyleGan2Config> {
-    let reader = Reader { checkpoint, prefix, device: &Device::flex() };
+    let reader = Reader { checkpoint, prefix, device: &Device::flex(), used: RefCell::default() };
     let n_mlp = (1..).take_while(|i| checkpoint.contains(&reader.key(&format!("style.{i}.weight")))).count();
     let style_dim = reader.dim("style.1.weight", 2, 1)?;
     let n_upsampling =
@@ -131,6 +135,8 @@ struct Reader<'a> {
     checkpoint: &'a Checkpoint,
     prefix: &'a str,
     device: &'a Device,
+    /// The keys read so far.
+    used: RefCell<BTreeSet<String>>,
 }
 
 impl Reader<'_> {
@@ -139,7 +145,30 @@ impl Reader<'_> {
     }
 
     fn tensor<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>> {
-        self.checkpoint.tensor(&self.key(name), shape, self.device)
+        self.tensor_as(name, &shape, shape)
+    }
+
+    /// The tensor `name` stored with shape `stored`, reshaped to `shape`.
+    fn tensor_as<const D: usize>(&self, name: &str, stored: &[usize], shape: [usize; D]) -> Result<Tensor<D>> {
+        let key = self.key(name);
+        let tensor = self.checkpoint.tensor_as(&key, stored, shape, self.device)?;
+        self.used.borrow_mut().insert(key);
+        Ok(tensor)
+    }
+
+    /// Fails on the first (sorted) key under the prefix that was not read, except the file's
+    /// `latent_avg` beside a top-level state dict.
+    fn check_all_used(&self) -> Result<()> {
+        let used = self.used.borrow();
+        let unused = self.checkpoint.keys().filter(|k| k.starts_with(self.prefix) && !used.contains(*k));
+        match unused.filter(|k| *k != LATENT_AVG).min() {
+            Some(key) => Err(Error::checkpoint_key(
+                self.checkpoint.path(),
+                key,
+                "unexpected: the generator has no such tensor (the config does not fit the file)",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Axis `axis` of the `rank`-d tensor `name`.
@@ -179,8 +208,7 @@ impl Reader<'_> {
         demodulate: bool,
         upsample: bool,
     ) -> Result<ModulatedConv2d> {
-        let key = self.key(&format!("{name}.weight"));
-        let weight = self.checkpoint.tensor_as(&key, &[1, out_ch, in_ch, k, k], [out_ch, in_ch, k, k], self.device)?;
+        let weight = self.tensor_as(&format!("{name}.weight"), &[1, out_ch, in_ch, k, k], [out_ch, in_ch, k, k])?;
         let blur = if upsample {
             let blur = Blur::for_upsampling_conv(k, self.device);
             self.check_constant(&format!("{name}.blur.kernel"), &blur.kernel)?;
@@ -235,7 +263,7 @@ impl Reader<'_> {
         if !self.checkpoint.contains(&key) {
             return Ok(());
         }
-        let stored = self.checkpoint.tensor(&key, expected.dims(), self.device)?;
+        let stored = self.tensor(name, expected.dims())?;
         let differs = (stored - expected.clone()).abs().max().into_scalar::<f32>() > 1e-6;
         if differs {
             return Err(Error::checkpoint_key(self.checkpoint.path(), key, "differs from the [1,3,3,1] blur kernel"));

@@ -84,14 +84,19 @@ def write_fixture(directory, size, style_dim, n_mlp, channel_multiplier=2, chann
     return g
 
 
-def write_bad_checkpoints(directory):
-    """Small broken generators for the loader's error tests (tests/stylegan2.rs)."""
+def write_loader_files(directory):
+    """Small generator files for the loader's tests (tests/stylegan2.rs): a plain state dict, an
+    e4e-style checkpoint (generator under `state_dict` -> `decoder.`), and two broken files."""
     directory.mkdir(parents=True, exist_ok=True)
     rng = torch.Generator().manual_seed(7)
     g = Generator(8, 8, 2, channels={4: 4, 8: 4})
     randomize_(g, rng)
     sd = g.state_dict()
     torch.save(sd, directory / "plain_state_dict.pt")
+    e4e_like = {"encoder.styles.0.linear.weight": torch.randn(8, 8, generator=rng)}
+    e4e_like.update({f"decoder.{k}": v for k, v in sd.items()})
+    torch.save({"state_dict": e4e_like, "latent_avg": torch.zeros(g.n_latent, 8),
+                "opts": {"stylegan_size": 8, "encoder_type": "Encoder4Editing"}}, directory / "e4e_like.pt")
     missing = {k: v for k, v in sd.items() if k != "convs.1.conv.weight"}
     torch.save({"g_ema": missing, "latent_avg": torch.zeros(8)}, directory / "missing_key.pt")
     wrong = dict(sd)
@@ -112,7 +117,7 @@ def main():
                   channels={4: 32, 8: 32, 16: 16, 32: 8}, extra_entries=True, seed=0)
     write_fixture(FIXTURES / "stylegan2_legacy_64", 64, 32, 8,
                   channels={4: 16, 8: 16, 16: 16, 32: 8, 64: 8}, legacy=True, seed=1)
-    write_bad_checkpoints(ROOT / "tests" / "fixtures" / "stylegan2_bad")
+    write_loader_files(ROOT / "tests" / "fixtures" / "stylegan2_files")
 
 
 if __name__ == "__main__":
