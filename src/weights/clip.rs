@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::store::burn_pack::Tensor as PackTensor;
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge};
+use burn::module::{ModuleVisitor, Param};
+use burn::store::{ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge};
 use burn::tensor::TensorData;
 use serde_json::Value;
 
@@ -168,13 +169,12 @@ pub enum Source {
 /// checkpoint keys by `source`), checking presence and shape first so that errors name the
 /// checkpoint key.
 fn apply<M: Module>(model: &mut M, state: &StateDict, source: impl Fn(&str) -> Source) -> Result<()> {
-    let expected = model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false);
-    let mut tensors = Vec::with_capacity(expected.len());
-    for param in expected {
-        let want = param.shape.to_vec();
-        let src = source(&param.name);
-        let data = read_source(state, &src, &want)?;
-        tensors.push(bridge::from_data(data, param.name.clone(), None));
+    let mut expected = PyTorchParams::default();
+    model.visit(&mut expected);
+    let mut tensors = Vec::with_capacity(expected.params.len());
+    for (name, want) in expected.params {
+        let data = read_source(state, &source(&name), &want)?;
+        tensors.push(bridge::from_data(data, name, None));
     }
     let result = model.apply(tensors, None, Some(Box::new(PyTorchToBurnAdapter)), false);
     if !result.missing.is_empty() || !result.errors.is_empty() {
@@ -182,6 +182,46 @@ fn apply<M: Module>(model: &mut M, state: &StateDict, source: impl Fn(&str) -> S
         return Err(Error::checkpoint(&state.path, format!("internal key map error: {}", detail.unwrap_or_default())));
     }
     Ok(())
+}
+
+/// Every parameter's path and shape as PyTorch would name and lay it out (`nn.Linear` weights
+/// [out, in], LayerNorm `weight`/`bias`), without initialising lazy parameters (burn-store's
+/// `collect` would materialise all of them, ~2 s for ViT-B/32).
+#[derive(Default)]
+struct PyTorchParams {
+    path: Vec<String>,
+    containers: Vec<String>,
+    params: Vec<(String, Vec<usize>)>,
+}
+
+impl ModuleVisitor for PyTorchParams {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.push(name.to_string());
+        self.containers.push(container_type.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+        self.containers.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let mut shape = param.lazy_shape().to_vec();
+        let mut path = self.path.clone();
+        let renamed = match (self.containers.last().map(String::as_str), path.last().map(String::as_str)) {
+            (Some("Struct:Linear"), Some("weight")) => {
+                shape.reverse();
+                None
+            }
+            (Some("Struct:LayerNorm"), Some("gamma")) => Some("weight"),
+            (Some("Struct:LayerNorm"), Some("beta")) => Some("bias"),
+            _ => None,
+        };
+        if let (Some(name), Some(last)) = (renamed, path.last_mut()) {
+            *last = name.to_string();
+        }
+        self.params.push((path.join("."), shape));
+    }
 }
 
 fn read_source(state: &StateDict, src: &Source, want: &[usize]) -> Result<TensorData> {

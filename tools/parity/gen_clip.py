@@ -138,17 +138,9 @@ def open_clip_fixture(root, name, quick_gelu, fmt, s=SMALL, tokens=None):
 
 
 def hf_clip_fixture(root, name, hidden_act, eos_token_id):
-    d = fresh(name, root)
     s = SMALL
     config = CLIPConfig(text_config=hf_text_cfg(hidden_act, eos_token_id), vision_config=hf_vision_cfg(hidden_act),
                         projection_dim=s["embed"])
-    torch.manual_seed(0)
-    model = CLIPModel(config).eval()
-    randomise(model)
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        shutil.copy(Path(tmp) / "model.safetensors", d / "model.safetensors")
-        shutil.copy(Path(tmp) / "config.json", d / "config.json")
     rng = np.random.default_rng(2)
     pixels = rng.standard_normal((2, 3, s["image"], s["image"])).astype(np.float32)
     # transformers pads with the end token: with the legacy eos_token_id 2 pooling takes the
@@ -158,6 +150,17 @@ def hf_clip_fixture(root, name, hidden_act, eos_token_id):
         # A real eos id that is not the largest: pooling must take its first position, not the argmax.
         tokens[:, 3] = eos_token_id
         tokens[:, 4] = eos_token_id
+    write_hf_clip(fresh(name, root), config, pixels, tokens)
+
+
+def write_hf_clip(d, config, pixels, tokens):
+    torch.manual_seed(0)
+    model = CLIPModel(config).eval()
+    randomise(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        shutil.copy(Path(tmp) / "model.safetensors", d / "model.safetensors")
+        shutil.copy(Path(tmp) / "config.json", d / "config.json")
     with torch.no_grad():
         image = features(model.get_image_features(pixel_values=torch.from_numpy(pixels))).numpy()
         text = features(model.get_text_features(input_ids=torch.from_numpy(tokens))).numpy()
@@ -232,13 +235,15 @@ def tokenizer_fixture(root):
     write_manifest(d, {"model": "clip_tokenizer", "layout": "openai_bpe", "config": {}, "checkpoint": None, "cases": cases})
 
 
-def full_fixture(root):
-    """ViT-B/32 at full size, random weights, open_clip layout as .safetensors, real token ids."""
+def full_fixtures(root):
+    """ViT-B/32 at full size with random weights, real token ids: the open_clip layout as
+    .safetensors, and the transformers layout as openai/clip-vit-base-patch32 ships it."""
     s = dict(embed=512, width=768, heads=12, layers=12, image=224, patch=32, vocab=49408, context=77)
     # open_clip_cfg uses one width for both towers; ViT-B/32's text tower is 512 wide.
     cfg = open_clip_cfg(True, s)
     cfg["text_cfg"].update(width=512, heads=8)
-    tokens = open_clip.tokenize(["a photo of a cat", "portrait of a smiling woman with glasses", long_text()]).numpy().astype(np.int64)
+    texts = ["a photo of a cat", "portrait of a smiling woman with glasses", long_text()]
+    tokens = open_clip.tokenize(texts).numpy().astype(np.int64)
     d = fresh("clip_vit_b_32_full", root)
     torch.manual_seed(0)
     model = open_clip.model.CLIP(cfg["embed_dim"], cfg["vision_cfg"], cfg["text_cfg"], quick_gelu=True).eval()
@@ -257,6 +262,16 @@ def full_fixture(root):
     ]
     write_manifest(d, {"model": "clip", "layout": "open_clip", "config": cfg, "checkpoint": "model.safetensors", "cases": cases})
 
+    # openai/clip-vit-base-patch32's config: QuickGELU, legacy eos_token_id 2; padded with the end token.
+    text_cfg = dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=8,
+                    hidden_act="quick_gelu", eos_token_id=2, bos_token_id=0, pad_token_id=1)
+    vision_cfg = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                      image_size=224, patch_size=32, hidden_act="quick_gelu")
+    hf_tokens = np.where(tokens == 0, 49407, tokens)
+    hf_tokens[:, 0] = 49406
+    write_hf_clip(fresh("clip_hf_vit_b_32_full", root), CLIPConfig(text_config=text_cfg, vision_config=vision_cfg, projection_dim=512),
+                  pixels, hf_tokens)
+
 
 def torchscript_file():
     """A tiny TorchScript archive (the format of OpenAI's ViT-B-32.pt) for the loader's error test."""
@@ -268,11 +283,11 @@ def torchscript_file():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", type=Path, help="write the full-size ViT-B/32 fixture under this directory instead")
+    parser.add_argument("--full", type=Path, help="write the full-size ViT-B/32 fixtures (open_clip and transformers layouts) under this directory instead")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.full:
-        full_fixture(args.full)
+        full_fixtures(args.full)
         return
     open_clip_fixture(FIXTURES, "clip_open_clip_quickgelu_pt", True, "pt")
     open_clip_fixture(FIXTURES, "clip_open_clip_gelu_safetensors", False, "safetensors")

@@ -121,6 +121,20 @@ mod tests {
     }
 
     #[test]
+    fn signed_pixels_feed_deltaedit_resize() {
+        let device = Device::flex();
+        let image = RgbImage::from_fn(256, 256, |x, _| image::Rgb([0, 255, if x < 128 { 0 } else { 255 }]));
+        let x = deltaedit_resize(signed_pixels(&image, &device).unsqueeze::<4>()).unwrap();
+        assert_eq!(x.dims(), [1, 3, 224, 224]);
+        let v = x.into_data().try_into_vec::<f32>().unwrap();
+        let plane = 224 * 224;
+        assert!(v[..plane].iter().all(|&p| (p + 1.0).abs() < 1e-6));
+        assert!(v[plane..2 * plane].iter().all(|&p| (p - 1.0).abs() < 1e-6));
+        // Blue: −1 on the left half, +1 on the right, the output column straddling x = 128 mixed.
+        assert!((v[2 * plane] + 1.0).abs() < 1e-6 && (v[2 * plane + 223] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
     fn clip_pixels_resizes_the_short_side_and_normalizes() {
         let device = Device::flex();
         let image = RgbImage::from_pixel(300, 200, image::Rgb([255, 0, 128]));

@@ -55,10 +55,6 @@ pub struct TextTransformer {
 }
 
 impl TextTransformer {
-    pub fn context_length(&self) -> usize {
-        self.positional_embedding.dims()[0]
-    }
-
     /// `tokens` [B, L] (L ≤ context length) → the states after `ln_final`, [B, L, width].
     pub fn hidden_states(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [_, len] = tokens.dims();

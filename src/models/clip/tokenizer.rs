@@ -311,4 +311,20 @@ mod tests {
         assert_eq!((long[0], long[76], long[75]), (START_OF_TEXT, END_OF_TEXT, 2368));
         assert_eq!(&tk.tokenize("", 4).unwrap(), &[49406, 49407, 0, 0]);
     }
+
+    #[test]
+    fn odd_inputs_tokenize_without_panicking() {
+        let tk = ClipTokenizer::new().unwrap();
+        let long = "ä\u{301}😀 ".repeat(3000);
+        let odd = [
+            "&", "&#;", "&#99999999999;", "&#x110000;", "&#0;", "\u{1b}[", "\u{1b}[12;", "<end_of_text> <start_of_text>",
+            "\u{301}\u{301}", "\u{fffd}\u{0}\u{7f}\u{85}", "\u{2028}\u{2029}", long.as_str(),
+        ];
+        for text in odd {
+            let ids = tk.tokenize(text, CONTEXT_LENGTH).unwrap();
+            assert_eq!((ids.len(), ids[0]), (CONTEXT_LENGTH, START_OF_TEXT), "{text:?}");
+            assert!(ids.contains(&END_OF_TEXT), "{text:?}");
+            assert!(ids.iter().all(|&id| (0..=END_OF_TEXT).contains(&id)), "{text:?}");
+        }
+    }
 }
