@@ -1,3 +1,6 @@
 //! Model files: where they are looked for, which official files are known, and how their keys map
 //! onto our modules.
+pub mod delta_mapper;
+pub mod e4e;
 pub mod registry;
+pub mod state_dict;
