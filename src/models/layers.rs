@@ -85,7 +85,7 @@ mod tests {
         let device = Device::flex();
         // [1, 2, 2]: dim 1 has the rows (3, 4) and (0, 2).
         let x = Tensor::<3>::from_floats([[[3.0, 0.0], [4.0, 2.0]]], &device);
-        let y = pixel_norm(x).into_data().convert::<f32>().into_vec::<f32>().unwrap();
+        let y = pixel_norm(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
         let (a, b) = ((12.5f32 + 1e-8).sqrt(), (2.0f32 + 1e-8).sqrt());
         let expected = [3.0 / a, 0.0 / b, 4.0 / a, 2.0 / b];
         for (got, want) in y.iter().zip(expected) {
@@ -103,7 +103,7 @@ mod tests {
             fused_lrelu: true,
         };
         let x = Tensor::<2>::from_floats([[1.0, 1.0]], &device);
-        let y = layer.forward(x).into_data().convert::<f32>().into_vec::<f32>().unwrap();
+        let y = layer.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
         let scale = 0.01 / 2f32.sqrt();
         let pre = [(1.0 - 2.0) * scale + 0.1, (3.0 + 4.0) * scale - 1.0];
         let expected: Vec<f32> =

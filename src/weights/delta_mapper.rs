@@ -138,7 +138,7 @@ mod tests {
             let path = dir.path().join("fs3.npy");
             std::fs::write(&path, npy(descr, 4, 3, &values)).unwrap();
             let m = load_relevance_matrix(&path, 4, 3, &device).unwrap();
-            let got = m.into_data().convert::<f32>().into_vec::<f32>().unwrap();
+            let got = m.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
             assert_eq!(got, values.iter().map(|&v| v as f32).collect::<Vec<_>>(), "{descr}");
             let err = load_relevance_matrix(&path, 6, 3, &device).unwrap_err().to_string();
             assert!(err.contains("shape [4, 3], expected [6, 3]"), "{err}");

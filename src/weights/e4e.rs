@@ -68,6 +68,8 @@ pub fn load_encoder(path: &Path, config: Option<&E4eConfig>, device: &Device) ->
 
     let mut encoder = config.init(device)?;
     load_weights(&sd, &mut encoder, prefix)?;
+    sd.ignore(LATENT_AVG);
+    sd.check_all_used(prefix)?;
     encoder.latent_avg = if sd.contains(LATENT_AVG) {
         Some(latent_avg(&sd, encoder.n_styles(), config.style_dim(), device)?)
     } else if opts.start_from_latent_avg == Some(false) {
@@ -75,14 +77,14 @@ pub fn load_encoder(path: &Path, config: Option<&E4eConfig>, device: &Device) ->
     } else {
         return Err(Error::checkpoint_key(path, LATENT_AVG, "missing (e4e predicts offsets from the average latent)"));
     };
-    sd.check_all_used(prefix)?;
     Ok(encoder)
 }
 
-/// `latent_avg`: [n_styles, w] as pSp saves it after training, or the generator's [w].
+/// `latent_avg`: [n_styles, w] as pSp saves it after training, or the generator's [w] / [1, w].
 fn latent_avg(sd: &StateDict, n_styles: usize, width: usize, device: &Device) -> Result<Tensor<2>> {
     match sd.shape(LATENT_AVG) {
         Some([w]) if *w == width => Ok(sd.tensor(LATENT_AVG, [width], device)?.unsqueeze()),
+        Some([1, w]) if *w == width => sd.tensor(LATENT_AVG, [1, width], device),
         _ => sd.tensor(LATENT_AVG, [n_styles, width], device),
     }
 }

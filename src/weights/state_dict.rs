@@ -104,7 +104,7 @@ impl StateDict {
         self.load_param(&mut bn.beta, &format!("{prefix}.bias"))?;
         self.load_running(&mut bn.running_mean, &format!("{prefix}.running_mean"))?;
         self.load_running(&mut bn.running_var, &format!("{prefix}.running_var"))?;
-        self.used.borrow_mut().insert(format!("{prefix}.num_batches_tracked"));
+        self.ignore(&format!("{prefix}.num_batches_tracked"));
         Ok(())
     }
 
@@ -117,6 +117,11 @@ impl StateDict {
     pub fn load_equal_linear(&self, linear: &mut EqualLinear, prefix: &str) -> Result<()> {
         self.load_param(&mut linear.weight, &format!("{prefix}.weight"))?;
         self.load_param(&mut linear.bias, &format!("{prefix}.bias"))
+    }
+
+    /// Marks `key` as handled, so that [`StateDict::check_all_used`] does not report it.
+    pub fn ignore(&self, key: &str) {
+        self.used.borrow_mut().insert(key.to_owned());
     }
 
     /// Fails on the first key under `prefix` that no loader asked for (a checkpoint for a bigger

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ref_delta_mapper import OFFICIAL, DeltaMapper
@@ -23,19 +24,46 @@ ATOL, RTOL = 1e-6, 1e-4
 
 
 def randomize_(module, gen):
-    """Replaces trivial initial values (BN 1/0 stats, PReLU 0.25, zero biases) with random ones."""
+    """Replaces trivial initial values (BN 1/0, PReLU 0.25, zero biases) with random ones, and
+    conv weights with variance-preserving ones so that every layer matters in the output."""
     with torch.no_grad():
         for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.Conv2d):
+                m.weight.normal_(0.0, math.sqrt(2.0 / m.weight[0].numel()), generator=gen)
+                if m.bias is not None:
+                    m.bias.normal_(0.0, 0.1, generator=gen)
+            elif isinstance(m, nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5, generator=gen)
                 m.bias.normal_(0.0, 0.1, generator=gen)
-                m.running_mean.normal_(0.0, 0.1, generator=gen)
-                m.running_var.uniform_(0.5, 1.5, generator=gen)
-                m.num_batches_tracked.fill_(1000)
             elif isinstance(m, nn.PReLU):
                 m.weight.uniform_(0.05, 0.4, generator=gen)
             elif hasattr(m, "lr_mul"):  # EqualLinear: raw bias, scaled by lr_mul at run time
                 m.bias.normal_(0.0, 0.1 / m.lr_mul, generator=gen)
+
+
+def calibrate_batch_norm_(module, images, gen):
+    """Sets BN running stats to the statistics of `images` (as training would), slightly perturbed,
+    so that activations stay normalised through the depth of the network."""
+    bns = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average: one batch gives its exact statistics
+    module.train()
+    with torch.no_grad():
+        module(images)
+        for bn in bns:
+            bn.running_mean.add_(torch.randn(bn.num_features, generator=gen) * 0.05 * bn.running_var.sqrt())
+            bn.running_var.mul_(torch.empty(bn.num_features).uniform_(0.8, 1.25, generator=gen))
+            bn.num_batches_tracked.fill_(1000)
+            bn.momentum = 0.1
+    module.eval()
+
+
+def random_images(batch, gen):
+    """Smooth random colour fields plus a little noise, in [-1, 1]: images that differ globally."""
+    low = torch.rand(batch, 3, 8, 8, generator=gen) * 2 - 1
+    image = F.interpolate(low, size=(256, 256), mode="bilinear", align_corners=False)
+    return (image + 0.1 * torch.randn(batch, 3, 256, 256, generator=gen)).clamp(-1, 1)
 
 
 def save_npy(path, array):
@@ -54,11 +82,12 @@ def write_fixture(out, name, manifest, arrays):
 def e4e_fixture(out, name, config, batch, latent_avg_per_style, legacy, seed):
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    encoder = Encoder4Editing(**config).eval()
+    encoder = Encoder4Editing(**config)
     randomize_(encoder, gen)
+    calibrate_batch_norm_(encoder, random_images(4, gen), gen)
     width = (config.get("stage_channels") or [512])[-1]
     n_styles = encoder.style_count
-    latent_avg = torch.randn(n_styles if latent_avg_per_style else 1, width, generator=gen)
+    latent_avg = 0.5 * torch.randn(n_styles if latent_avg_per_style else 1, width, generator=gen)
     if not latent_avg_per_style:
         latent_avg = latent_avg[0]
     state = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
@@ -77,7 +106,7 @@ def e4e_fixture(out, name, config, batch, latent_avg_per_style, legacy, seed):
     torch.save({"state_dict": state, "latent_avg": latent_avg, "opts": opts}, d / "e4e.pt",
                _use_new_zipfile_serialization=not legacy)
 
-    image = torch.rand(batch, 3, 256, 256, generator=gen) * 2 - 1
+    image = random_images(batch, gen)
     with torch.no_grad():
         wplus = encode(encoder.double(), latent_avg.double(), image.double())
     manifest = {

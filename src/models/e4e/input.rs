@@ -36,7 +36,7 @@ mod tests {
         let image = RgbImage::from_fn(512, 300, |x, _| image::Rgb([255, 0, if x < 256 { 0 } else { 255 }]));
         let input = image_to_input(&image, &device);
         assert_eq!(input.dims(), [1, 3, 256, 256]);
-        let data = input.into_data().convert::<f32>().into_vec::<f32>().unwrap();
+        let data = input.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
         let plane = 256 * 256;
         assert!(data[..plane].iter().all(|&v| (v - 1.0).abs() < 1e-6), "red = 255 → 1");
         assert!(data[plane..2 * plane].iter().all(|&v| (v + 1.0).abs() < 1e-6), "green = 0 → −1");
