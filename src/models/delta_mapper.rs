@@ -199,6 +199,21 @@ mod tests {
     }
 
     #[test]
+    fn every_parameter_is_trainable() {
+        use burn::optim::GradientsParams;
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        let config = DeltaMapperConfig { coarse_layers: 2, medium_layers: 1, fine_dim: 5, cond_dim: 4, style_width: 3 };
+        let mapper = config.init(&device);
+        let s = Tensor::<2>::random([2, config.s_dim()], Distribution::Normal(0.0, 5.0), &device);
+        let c = Tensor::<2>::random([2, config.cond_dim], Distribution::Normal(0.0, 0.5), &device);
+        let loss = mapper.forward(s, c).powi_scalar(2).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &mapper);
+        // 9 mappers × 4 EqualLinears × (weight, bias): the 72 tensors of net_face.pth.
+        assert_eq!(grads.len(), 72);
+    }
+
+    #[test]
     fn for_generator_rejects_mixed_widths() {
         let layers = [(4, 512), (8, 512), (8, 256), (16, 512), (16, 512), (64, 128)];
         assert!(DeltaMapperConfig::for_generator(&layers, 1024).is_err());

@@ -167,6 +167,20 @@ mod tests {
     }
 
     #[test]
+    fn batch_norm_uses_running_statistics_on_autodiff_devices_too() {
+        let (path, config) = fixture("e4e_small");
+        let image = crate::parity::Array::read_npy(&path.with_file_name("image.npy")).unwrap();
+        let encode = |device: Device| {
+            let encoder = load_encoder(&path, Some(&config), &device).unwrap();
+            let out = encoder.encode(image.float::<4>(&device).unwrap());
+            out.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+        };
+        let (plain, autodiff) = (encode(Device::flex()), encode(Device::flex().autodiff()));
+        let max_diff = plain.iter().zip(&autodiff).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(max_diff < 1e-5, "max diff {max_diff}");
+    }
+
+    #[test]
     fn wrong_shapes_name_the_first_offending_key() {
         let (path, config) = fixture("e4e_small");
         let config = E4eConfig { stage_channels: Some([8, 24, 32, 16]), ..config };

@@ -1,5 +1,6 @@
 //! The IR / IR-SE ResNet backbone of e4e (TreB1eN's ArcFace `bottleneck_IR(_SE)` units).
 //! Field comments give the official `nn.Sequential` keys each module loads from.
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PRelu, PReluConfig, PaddingConfig2d};
@@ -18,8 +19,11 @@ fn conv(c_in: usize, c_out: usize, kernel: usize, stride: usize, bias: bool, dev
         .init(device)
 }
 
+/// e4e only runs in eval mode: its BatchNorms use the running statistics even on autodiff devices.
 fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
-    BatchNormConfig::new(channels).init(device)
+    let mut bn = BatchNormConfig::new(channels).init(device);
+    bn.training = Param::from_bool(false);
+    bn
 }
 
 fn prelu(channels: usize, device: &Device) -> PRelu {
