@@ -2,4 +2,5 @@
 pub mod clip;
 pub mod delta_mapper;
 pub mod e4e;
+pub mod layers;
 pub mod stylegan2;

@@ -2,5 +2,8 @@
 //! onto our modules.
 pub mod checkpoint;
 pub mod clip;
+pub mod delta_mapper;
+pub mod e4e;
 pub mod registry;
+pub mod state_dict;
 pub mod stylegan2;

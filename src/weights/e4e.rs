@@ -1,0 +1,221 @@
+//! e4e checkpoints (`e4e_ffhq_encode.pt`): pSp's `{'state_dict': {encoder.*, decoder.*},
+//! 'latent_avg', 'opts'}`. This loads the encoder and `latent_avg`; `decoder.*` is a full
+//! rosinality generator, loaded by the StyleGAN2 loader.
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::store::pytorch_reader::{PickleValue, PytorchReader};
+
+use super::state_dict::StateDict;
+use crate::models::e4e::{BottleneckIr, E4eConfig, Encoder4Editing, GradualStyleBlock, Shortcut};
+use crate::{Error, Result};
+
+/// Where the encoder's keys may sit: under pSp's `state_dict` (the official files), or at the top
+/// level of a plain state dict, with or without the `encoder.` prefix.
+const ENCODER_PREFIXES: [&str; 3] = ["state_dict.encoder.", "encoder.", ""];
+const LATENT_AVG: &str = "latent_avg";
+
+/// The `opts` entries that matter for loading (the checkpoint stores `vars(opts)`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct E4eOpts {
+    pub stylegan_size: Option<usize>,
+    pub encoder_type: Option<String>,
+    pub start_from_latent_avg: Option<bool>,
+}
+
+/// Reads `opts` from a pSp/e4e checkpoint (all `None` when it has none).
+pub fn read_opts(path: &Path) -> Result<E4eOpts> {
+    let Ok(PickleValue::Dict(opts)) = PytorchReader::read_pickle_data(path, Some("opts")) else {
+        return Ok(E4eOpts::default());
+    };
+    let int = |k: &str| match opts.get(k) {
+        Some(PickleValue::Int(v)) => usize::try_from(*v).ok(),
+        _ => None,
+    };
+    Ok(E4eOpts {
+        stylegan_size: int("stylegan_size"),
+        encoder_type: match opts.get("encoder_type") {
+            Some(PickleValue::String(s)) => Some(s.clone()),
+            _ => None,
+        },
+        start_from_latent_avg: match opts.get("start_from_latent_avg") {
+            Some(PickleValue::Bool(b)) => Some(*b),
+            _ => None,
+        },
+    })
+}
+
+/// The config of an official checkpoint: ResNet-50 IR-SE with the checkpoint's `stylegan_size`.
+pub fn config_from_opts(opts: &E4eOpts) -> Result<E4eConfig> {
+    if let Some(kind) = opts.encoder_type.as_deref().filter(|k| *k != "Encoder4Editing") {
+        return Err(Error::Config(format!("e4e: checkpoint encoder_type is `{kind}`, expected `Encoder4Editing`")));
+    }
+    Ok(E4eConfig { stylegan_size: opts.stylegan_size.unwrap_or(1024), ..E4eConfig::default() })
+}
+
+/// Loads the encoder and `latent_avg` from `path`. `config` defaults to the one its `opts` give.
+pub fn load_encoder(path: &Path, config: Option<&E4eConfig>, device: &Device) -> Result<Encoder4Editing> {
+    let opts = read_opts(path)?;
+    let config = match config {
+        Some(c) => c.clone(),
+        None => config_from_opts(&opts)?,
+    };
+    let sd = StateDict::open(path)?;
+    let prefix = ENCODER_PREFIXES
+        .into_iter()
+        .find(|p| sd.contains(&format!("{p}input_layer.0.weight")))
+        .ok_or_else(|| Error::checkpoint_key(path, "encoder.input_layer.0.weight", "missing: not an e4e checkpoint"))?;
+
+    let mut encoder = config.init(device)?;
+    load_weights(&sd, &mut encoder, prefix)?;
+    sd.ignore(LATENT_AVG);
+    sd.check_all_used(prefix)?;
+    encoder.latent_avg = if sd.contains(LATENT_AVG) {
+        Some(latent_avg(&sd, encoder.n_styles(), config.style_dim(), device)?)
+    } else if opts.start_from_latent_avg == Some(false) {
+        None
+    } else {
+        return Err(Error::checkpoint_key(path, LATENT_AVG, "missing (e4e predicts offsets from the average latent)"));
+    };
+    Ok(encoder)
+}
+
+/// `latent_avg`: [n_styles, w] as pSp saves it after training, or the generator's [w] / [1, w].
+fn latent_avg(sd: &StateDict, n_styles: usize, width: usize, device: &Device) -> Result<Tensor<2>> {
+    match sd.shape(LATENT_AVG) {
+        Some([w]) if *w == width => Ok(sd.tensor(LATENT_AVG, [width], device)?.unsqueeze()),
+        Some([1, w]) if *w == width => sd.tensor(LATENT_AVG, [1, width], device),
+        _ => sd.tensor(LATENT_AVG, [n_styles, width], device),
+    }
+}
+
+/// The official key map of `Encoder4Editing`.
+fn load_weights(sd: &StateDict, encoder: &mut Encoder4Editing, prefix: &str) -> Result<()> {
+    let input = &mut encoder.input_layer;
+    sd.load_conv2d(&mut input.conv, &format!("{prefix}input_layer.0"))?;
+    sd.load_batch_norm(&mut input.bn, &format!("{prefix}input_layer.1"))?;
+    sd.load_prelu(&mut input.prelu, &format!("{prefix}input_layer.2"))?;
+    for (i, unit) in encoder.body.iter_mut().enumerate() {
+        load_unit(sd, unit, &format!("{prefix}body.{i}"))?;
+    }
+    for (i, style) in encoder.styles.iter_mut().enumerate() {
+        load_style_block(sd, style, &format!("{prefix}styles.{i}"))?;
+    }
+    sd.load_conv2d(&mut encoder.latlayer1, &format!("{prefix}latlayer1"))?;
+    sd.load_conv2d(&mut encoder.latlayer2, &format!("{prefix}latlayer2"))
+}
+
+fn load_unit(sd: &StateDict, unit: &mut BottleneckIr, prefix: &str) -> Result<()> {
+    if let Shortcut::Projection(p) = &mut unit.shortcut {
+        sd.load_conv2d(&mut p.conv, &format!("{prefix}.shortcut_layer.0"))?;
+        sd.load_batch_norm(&mut p.bn, &format!("{prefix}.shortcut_layer.1"))?;
+    }
+    let res = format!("{prefix}.res_layer");
+    sd.load_batch_norm(&mut unit.bn_in, &format!("{res}.0"))?;
+    sd.load_conv2d(&mut unit.conv1, &format!("{res}.1"))?;
+    sd.load_prelu(&mut unit.prelu, &format!("{res}.2"))?;
+    sd.load_conv2d(&mut unit.conv2, &format!("{res}.3"))?;
+    sd.load_batch_norm(&mut unit.bn_out, &format!("{res}.4"))?;
+    if let Some(se) = &mut unit.se {
+        sd.load_conv2d(&mut se.fc1, &format!("{res}.5.fc1"))?;
+        sd.load_conv2d(&mut se.fc2, &format!("{res}.5.fc2"))?;
+    }
+    Ok(())
+}
+
+fn load_style_block(sd: &StateDict, block: &mut GradualStyleBlock, prefix: &str) -> Result<()> {
+    for (i, conv) in block.convs.iter_mut().enumerate() {
+        sd.load_conv2d(conv, &format!("{prefix}.convs.{}", GradualStyleBlock::sequential_index(i)))?;
+    }
+    sd.load_equal_linear(&mut block.linear, &format!("{prefix}.linear"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn fixture(name: &str) -> (PathBuf, E4eConfig) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity").join(name);
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+        (dir.join("e4e.pt"), serde_json::from_value(manifest["config"].clone()).unwrap())
+    }
+
+    fn key_error(result: Result<Encoder4Editing>) -> (String, String) {
+        match result {
+            Err(Error::CheckpointKey { key, reason, .. }) => (key, reason),
+            other => panic!("expected a key error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_opts_and_latent_avg() {
+        let device = Device::flex();
+        let (path, config) = fixture("e4e_small");
+        let opts = read_opts(&path).unwrap();
+        assert_eq!(opts.stylegan_size, Some(1024));
+        assert_eq!(opts.encoder_type.as_deref(), Some("Encoder4Editing"));
+        assert_eq!(opts.start_from_latent_avg, Some(true));
+        let encoder = load_encoder(&path, Some(&config), &device).unwrap();
+        assert_eq!(encoder.latent_avg.unwrap().dims(), [18, 16]);
+        // The legacy-format fixture stores the generator's [w] average.
+        let (path, config) = fixture("e4e_small_ir_legacy");
+        let encoder = load_encoder(&path, Some(&config), &device).unwrap();
+        assert_eq!(encoder.latent_avg.unwrap().dims(), [1, 16]);
+    }
+
+    #[test]
+    fn batch_norm_uses_running_statistics_on_autodiff_devices_too() {
+        let (path, config) = fixture("e4e_small");
+        let image = crate::parity::Array::read_npy(&path.with_file_name("image.npy")).unwrap();
+        let encode = |device: Device| {
+            let encoder = load_encoder(&path, Some(&config), &device).unwrap();
+            let out = encoder.encode(image.float::<4>(&device).unwrap());
+            out.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+        };
+        let (plain, autodiff) = (encode(Device::flex()), encode(Device::flex().autodiff()));
+        let max_diff = plain.iter().zip(&autodiff).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(max_diff < 1e-5, "max diff {max_diff}");
+    }
+
+    #[test]
+    fn wrong_shapes_name_the_first_offending_key() {
+        let (path, config) = fixture("e4e_small");
+        let config = E4eConfig { stage_channels: Some([8, 24, 32, 16]), ..config };
+        let (key, reason) = key_error(load_encoder(&path, Some(&config), &Device::flex()));
+        assert_eq!(key, "state_dict.encoder.input_layer.0.weight");
+        assert_eq!(reason, "shape [16, 3, 3, 3], expected [8, 3, 3, 3]");
+    }
+
+    #[test]
+    fn missing_and_unexpected_keys_are_errors() {
+        let device = Device::flex();
+        let (path, config) = fixture("e4e_small");
+        let bigger = E4eConfig { stylegan_size: 2048, ..config.clone() };
+        let (key, reason) = key_error(load_encoder(&path, Some(&bigger), &device));
+        assert_eq!((key.as_str(), reason.as_str()), ("state_dict.encoder.styles.18.convs.0.weight", "missing"));
+        let smaller = E4eConfig { stylegan_size: 512, ..config };
+        let (key, reason) = key_error(load_encoder(&path, Some(&smaller), &device));
+        assert_eq!(key, "state_dict.encoder.styles.16.convs.0.bias");
+        assert!(reason.starts_with("unexpected"), "{reason}");
+    }
+
+    #[test]
+    fn truncated_or_foreign_files_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["e4e_small", "e4e_small_ir_legacy"] {
+            let (path, config) = fixture(name);
+            let bytes = std::fs::read(&path).unwrap();
+            let truncated = dir.path().join(format!("{name}.pt"));
+            std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+            let err = load_encoder(&truncated, Some(&config), &Device::flex()).unwrap_err();
+            assert!(err.to_string().starts_with(&truncated.display().to_string()), "{err}");
+        }
+        let (_, config) = fixture("e4e_small");
+        let npy = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity/e4e_small/image.npy");
+        let err = load_encoder(&npy, Some(&config), &Device::flex()).unwrap_err();
+        assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
+    }
+}
