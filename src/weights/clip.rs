@@ -54,7 +54,7 @@ impl StateDict {
         } else {
             PytorchStore::from_file(path).get_all_tensors().map(|t| t.clone()).map_err(|e| e.to_string())
         }
-        .map_err(|e| Error::checkpoint(path, format!("not a readable {} checkpoint: {e}", if safetensors { "safetensors" } else { "PyTorch" })))?;
+        .map_err(|e| Error::checkpoint(path, format!("not a readable {} checkpoint (truncated or damaged?): {e}", if safetensors { "safetensors" } else { "PyTorch" })))?;
         let strip = |key: &str| {
             let key = key.strip_prefix("state_dict.").unwrap_or(key);
             key.strip_prefix("module.").unwrap_or(key).to_string()
