@@ -155,3 +155,31 @@ fn clip_text_models_load_with_and_without_the_text_model_prefix() {
     let difference = (bare.hidden_states(tokens()) - with_prefix.hidden_states(tokens())).abs().max().into_scalar::<f32>();
     assert_eq!(difference, 0.0);
 }
+
+#[test]
+fn half_precision_checkpoints_are_converted_to_f32() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f32_path = fixture(OPEN_CLIP);
+    let state = StateDict::read(&f32_path).unwrap();
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = state
+        .keys()
+        .map(|k| {
+            let values = state.data(k).unwrap().try_into_vec::<f32>().unwrap();
+            (k.to_string(), values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(), state.shape(k).unwrap())
+        })
+        .collect();
+    let views = bytes.iter().map(|(k, b, s)| (k.clone(), TensorView::new(Dtype::F16, s.clone(), b).unwrap()));
+    let f16_path = tmp.path().join("half.safetensors");
+    safetensors::serialize_to_file(views, None, &f16_path).unwrap();
+
+    let device = Device::flex();
+    let config = open_clip_config(&manifest_config("clip_open_clip_gelu_safetensors")).unwrap();
+    let (full, _) = load_clip(&f32_path, Some(config.clone()), &device).unwrap();
+    let (half, _) = load_clip(&f16_path, Some(config), &device).unwrap();
+    let tokens = || Tensor::<2, Int>::from_data(TensorData::new(vec![998i64, 17, 250, 999, 0], [1, 5]), &device);
+    let (a, b) = (full.encode_text(tokens()), half.encode_text(tokens()));
+    let scale = a.clone().abs().max().into_scalar::<f32>();
+    let difference = (a - b).abs().max().into_scalar::<f32>();
+    // f16 keeps ~3 significant digits of every weight.
+    assert!(difference < 0.02 * scale, "difference {difference}, scale {scale}");
+}

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::store::burn_pack::Tensor as PackTensor;
-use burn::module::{ModuleVisitor, Param};
 use burn::store::{ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge};
 use burn::tensor::TensorData;
 use serde_json::Value;
@@ -41,22 +41,20 @@ impl StateDict {
     /// pickle) state dict. A `state_dict` wrapper and DataParallel's `module.` prefix are removed.
     pub fn read(path: &Path) -> Result<StateDict> {
         let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut magic = [0u8; 4];
-        let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
-        if n < 4 {
-            return Err(Error::checkpoint(path, "the file is empty or truncated (fewer than 4 bytes)"));
-        }
-        let is_zip = magic == *b"PK\x03\x04";
+        let mut head = [0u8; 9];
+        file.read_exact(&mut head).map_err(|_| Error::checkpoint(path, "the file is empty or truncated (fewer than 9 bytes)"))?;
+        let is_zip = head.starts_with(b"PK\x03\x04");
         if is_zip && zip_entry_names(&mut file).is_some_and(|names| names.iter().any(|n| is_torchscript_entry(n))) {
             return Err(Error::checkpoint(path, torchscript_message(path)));
         }
-        let safetensors = !is_zip && path.extension().is_some_and(|e| e == "safetensors");
+        // safetensors: a little-endian u64 header length, then the JSON header.
+        let safetensors = !is_zip && (head[8] == b'{' || path.extension().is_some_and(|e| e == "safetensors"));
         let tensors = if safetensors {
             SafetensorsStore::from_file(path).get_all_tensors().map(|t| t.clone()).map_err(|e| e.to_string())
         } else {
             PytorchStore::from_file(path).get_all_tensors().map(|t| t.clone()).map_err(|e| e.to_string())
         }
-        .map_err(|e| Error::checkpoint(path, format!("not a readable {} checkpoint: {e}", if safetensors { "safetensors" } else { "PyTorch" })))?;
+        .map_err(|e| Error::checkpoint(path, format!("not a readable {} checkpoint (truncated or damaged?): {e}", if safetensors { "safetensors" } else { "PyTorch" })))?;
         let strip = |key: &str| {
             let key = key.strip_prefix("state_dict.").unwrap_or(key);
             key.strip_prefix("module.").unwrap_or(key).to_string()

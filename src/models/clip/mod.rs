@@ -85,3 +85,33 @@ pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
     let norm = x.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
     x / norm
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> ClipConfig {
+        let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
+        ClipConfig {
+            embed_dim: 8,
+            vision: VisionConfig::new(16, 8, tower(Activation::QuickGelu), 8),
+            text: TextConfig::new(6, 50, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
+        }
+    }
+
+    /// The model is built from differentiable modules, so it can be trained from scratch.
+    #[test]
+    fn gradients_reach_both_towers() {
+        let device = Device::flex().autodiff();
+        let model = tiny().init(&device);
+        let pixels = Tensor::<4>::random([2, 3, 16, 16], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let tokens = Tensor::<2, Int>::from_data([[48i64, 3, 9, 49, 0, 0], [48, 7, 49, 0, 0, 0]], &device);
+        let similarity = model.encode_image_normalized(pixels).matmul(model.encode_text_normalized(tokens).transpose());
+        let grads = (similarity * model.logit_scale.val().exp().unsqueeze()).sum().backward();
+        let norm = |g: Option<Tensor<2>>| g.map(|g| g.abs().sum().into_scalar::<f32>()).unwrap_or(0.0);
+        assert!(norm(model.visual.transformer.resblocks[0].attn.in_proj.weight.grad(&grads)) > 0.0);
+        assert!(norm(model.text.transformer.resblocks[0].mlp.c_fc.weight.grad(&grads)) > 0.0);
+        assert!(norm(model.text.token_embedding.weight.grad(&grads)) > 0.0);
+        assert!(model.logit_scale.grad(&grads).is_some());
+    }
+}
