@@ -8,14 +8,27 @@ use burn::nn::Initializer;
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 
-/// √2: the gain of the fused leaky ReLU.
-const LRELU_GAIN: f64 = std::f64::consts::SQRT_2;
-const LRELU_SLOPE: f64 = 0.2;
+/// √2: the gain of the fused leaky ReLU; it keeps the activations' second moment at 1.
+pub const LRELU_GAIN: f64 = std::f64::consts::SQRT_2;
+pub const LRELU_SLOPE: f64 = 0.2;
 
 /// `leaky_relu(x + bias, 0.2) · √2`, the bias on the last dimension (DeltaEdit's `fused_leaky_relu`
 /// for [B, N, C] inputs, and rosinality's for [B, C]).
 pub fn fused_leaky_relu<const D: usize>(x: Tensor<D>, bias: Tensor<1>) -> Tensor<D> {
     leaky_relu(x + bias.unsqueeze(), LRELU_SLOPE).mul_scalar(LRELU_GAIN)
+}
+
+/// The learned bias of a fused leaky ReLU over channels (rosinality's `FusedLeakyReLU`, key
+/// `activate.bias` in a styled conv). The StyleGAN2 styled conv folds it, and the √2, into its conv.
+#[derive(Module, Debug)]
+pub struct FusedLeakyReLU {
+    pub bias: Param<Tensor<1>>,
+}
+
+impl FusedLeakyReLU {
+    pub fn init(channels: usize, device: &Device) -> Self {
+        FusedLeakyReLU { bias: Param::from_tensor(Tensor::zeros([channels], device)) }
+    }
 }
 
 /// PixelNorm: `x · rsqrt(mean(x², dim 1) + 1e-8)`. Always over dim 1, whatever the rank (on a

@@ -1,30 +1,37 @@
-//! Parity runner for `e4e` fixtures: op `encode` (image → w+ with `latent_avg` added).
+//! Parity runner for `e4e` fixtures: op `encode` (image → w+ with `latent_avg` added) and op
+//! `invert` (image → the checkpoint's generator's synthesis of that w+, with its stored noise).
 use burn::prelude::Device;
 
 use super::{Array, Fixture, Inputs, ModelRunner, Outputs};
-use crate::models::e4e::{E4eConfig, Encoder4Editing};
-use crate::weights::e4e::load_encoder;
+use crate::models::e4e::E4eConfig;
+use crate::models::stylegan2::Noise;
+use crate::weights::e4e::{E4eModel, load};
 use crate::{Error, Result};
 
 struct E4eRunner {
-    encoder: Encoder4Editing,
+    model: E4eModel,
     device: Device,
 }
 
 pub fn runner(fixture: &Fixture, device: &Device) -> Result<Box<dyn ModelRunner>> {
     let config: E4eConfig = super::config(fixture)?;
-    let encoder = load_encoder(&fixture.checkpoint_path()?, Some(&config), device)?;
-    Ok(Box::new(E4eRunner { encoder, device: device.clone() }))
+    let model = load(&fixture.checkpoint_path()?, Some(&config), device)?;
+    Ok(Box::new(E4eRunner { model, device: device.clone() }))
 }
 
 impl ModelRunner for E4eRunner {
     fn run(&self, op: &str, inputs: &Inputs) -> Result<Outputs> {
+        if !["encode", "invert"].contains(&op) {
+            return Err(Error::Invalid(format!("e4e: unknown op `{op}`")));
+        }
+        let wplus = self.model.encoder.encode(inputs.array("image")?.float::<4>(&self.device)?);
         match op {
-            "encode" => {
-                let image = inputs.array("image")?.float::<4>(&self.device)?;
-                Ok(Outputs::from([("wplus".to_owned(), Array::from_float(self.encoder.encode(image)))]))
+            "encode" => Ok(Outputs::from([("wplus".to_owned(), Array::from_float(wplus))])),
+            "invert" => {
+                let image = self.model.decoder.synthesis(wplus, &Noise::Stored);
+                Ok(Outputs::from([("image".to_owned(), Array::from_float(image))]))
             }
-            other => Err(Error::Invalid(format!("e4e: unknown op `{other}`"))),
+            _ => unreachable!("ops checked above"),
         }
     }
 }

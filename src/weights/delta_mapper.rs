@@ -7,14 +7,14 @@ use std::path::Path;
 use burn::prelude::*;
 use npyz::{Endianness, NpyHeader, Order, TypeChar};
 
-use super::state_dict::StateDict;
+use super::checkpoint::Checkpoint;
 use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
 use crate::{Error, Result};
 
 /// Loads a Delta Mapper. `prefix` is where its keys sit (`""` for `net_face.pth`, `"state_dict."`
 /// for a state dict wrapped in a dict). Keys: `{sm,cm,fm}_{coarse,medium,fine}.mapping.{i}.{weight,bias}`.
 pub fn load_delta_mapper(path: &Path, config: &DeltaMapperConfig, prefix: &str, device: &Device) -> Result<DeltaMapper> {
-    let sd = StateDict::open(path)?;
+    let sd = Checkpoint::open(path)?;
     let mut mapper = config.init(device);
     for (name, m) in mapper.named_mappers() {
         for i in 0..m.mapping.len() {

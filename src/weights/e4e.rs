@@ -1,19 +1,23 @@
 //! e4e checkpoints (`e4e_ffhq_encode.pt`): pSp's `{'state_dict': {encoder.*, decoder.*},
-//! 'latent_avg', 'opts'}`. This loads the encoder and `latent_avg`; `decoder.*` is a full
-//! rosinality generator, loaded by the StyleGAN2 loader.
+//! 'latent_avg', 'opts'}`. [`load_encoder`] reads the encoder and `latent_avg`; [`load`] also
+//! reads `decoder.*`, the full rosinality generator e4e was trained with.
 use std::path::Path;
 
 use burn::prelude::*;
 use burn::store::pytorch_reader::{PickleValue, PytorchReader};
 
-use super::state_dict::StateDict;
+use super::checkpoint::Checkpoint;
+use super::stylegan2::load_generator;
 use crate::models::e4e::{BottleneckIr, E4eConfig, Encoder4Editing, GradualStyleBlock, Shortcut};
+use crate::models::stylegan2::Generator;
 use crate::{Error, Result};
 
 /// Where the encoder's keys may sit: under pSp's `state_dict` (the official files), or at the top
 /// level of a plain state dict, with or without the `encoder.` prefix.
 const ENCODER_PREFIXES: [&str; 3] = ["state_dict.encoder.", "encoder.", ""];
 const LATENT_AVG: &str = "latent_avg";
+/// Where pSp stores its generator.
+const DECODER_PREFIX: &str = "state_dict.decoder.";
 
 /// The `opts` entries that matter for loading (the checkpoint stores `vars(opts)`).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -60,18 +64,65 @@ pub fn load_encoder(path: &Path, config: Option<&E4eConfig>, device: &Device) ->
         Some(c) => c.clone(),
         None => config_from_opts(&opts)?,
     };
-    let sd = StateDict::open(path)?;
+    read_encoder(&Checkpoint::open(path)?, &opts, &config, device)
+}
+
+/// An e4e file loaded whole: the encoder (with `latent_avg`) and its generator, so that
+/// `decoder.synthesis(encoder.encode(image))` is e4e's inversion of `image`.
+pub struct E4eModel {
+    pub encoder: Encoder4Editing,
+    pub decoder: Generator,
+}
+
+/// Loads the encoder, `latent_avg` and the generator under `state_dict.decoder.` (its config
+/// inferred from the shapes) from `path`. `config` defaults to the one its `opts` give; the
+/// generator must produce the encoder's `stylegan_size` from w+ rows of the encoder's width.
+pub fn load(path: &Path, config: Option<&E4eConfig>, device: &Device) -> Result<E4eModel> {
+    let opts = read_opts(path)?;
+    let config = match config {
+        Some(c) => c.clone(),
+        None => config_from_opts(&opts)?,
+    };
+    let checkpoint = Checkpoint::open(path)?;
+    if !checkpoint.has_prefix(DECODER_PREFIX) {
+        return Err(Error::checkpoint(path, format!("no generator under `{DECODER_PREFIX}`")));
+    }
+    let encoder = read_encoder(&checkpoint, &opts, &config, device)?;
+    let decoder = load_generator(&checkpoint, DECODER_PREFIX, None, device)?;
+    let g = &decoder.config;
+    let sizes = [Some(config.stylegan_size), opts.stylegan_size];
+    if sizes.iter().flatten().any(|&size| size != g.size) || g.style_dim != config.style_dim() {
+        return Err(Error::checkpoint(
+            path,
+            format!(
+                "the generator makes {0}² images from w of width {1}, but the encoder is for a {2}² \
+                 generator (opts.stylegan_size {3:?}) with w of width {4}",
+                g.size,
+                g.style_dim,
+                config.stylegan_size,
+                opts.stylegan_size,
+                config.style_dim()
+            ),
+        ));
+    }
+    Ok(E4eModel { encoder, decoder })
+}
+
+fn read_encoder(sd: &Checkpoint, opts: &E4eOpts, config: &E4eConfig, device: &Device) -> Result<Encoder4Editing> {
+    let path = sd.path();
     let prefix = ENCODER_PREFIXES
         .into_iter()
         .find(|p| sd.contains(&format!("{p}input_layer.0.weight")))
         .ok_or_else(|| Error::checkpoint_key(path, "encoder.input_layer.0.weight", "missing: not an e4e checkpoint"))?;
 
     let mut encoder = config.init(device)?;
-    load_weights(&sd, &mut encoder, prefix)?;
+    load_weights(sd, &mut encoder, prefix)?;
     sd.ignore(LATENT_AVG);
+    // A top-level state dict holds only the encoder; under pSp's `state_dict.` the generator
+    // sits beside it and is loaded (and checked) separately.
     sd.check_all_used(prefix)?;
     encoder.latent_avg = if sd.contains(LATENT_AVG) {
-        Some(latent_avg(&sd, encoder.n_styles(), config.style_dim(), device)?)
+        Some(latent_avg(sd, encoder.n_styles(), config.style_dim(), device)?)
     } else if opts.start_from_latent_avg == Some(false) {
         None
     } else {
@@ -81,8 +132,8 @@ pub fn load_encoder(path: &Path, config: Option<&E4eConfig>, device: &Device) ->
 }
 
 /// `latent_avg`: [n_styles, w] as pSp saves it after training, or the generator's [w] / [1, w].
-fn latent_avg(sd: &StateDict, n_styles: usize, width: usize, device: &Device) -> Result<Tensor<2>> {
-    match sd.shape(LATENT_AVG) {
+fn latent_avg(sd: &Checkpoint, n_styles: usize, width: usize, device: &Device) -> Result<Tensor<2>> {
+    match sd.shape(LATENT_AVG).ok() {
         Some([w]) if *w == width => Ok(sd.tensor(LATENT_AVG, [width], device)?.unsqueeze()),
         Some([1, w]) if *w == width => sd.tensor(LATENT_AVG, [1, width], device),
         _ => sd.tensor(LATENT_AVG, [n_styles, width], device),
@@ -90,7 +141,7 @@ fn latent_avg(sd: &StateDict, n_styles: usize, width: usize, device: &Device) ->
 }
 
 /// The official key map of `Encoder4Editing`.
-fn load_weights(sd: &StateDict, encoder: &mut Encoder4Editing, prefix: &str) -> Result<()> {
+fn load_weights(sd: &Checkpoint, encoder: &mut Encoder4Editing, prefix: &str) -> Result<()> {
     let input = &mut encoder.input_layer;
     sd.load_conv2d(&mut input.conv, &format!("{prefix}input_layer.0"))?;
     sd.load_batch_norm(&mut input.bn, &format!("{prefix}input_layer.1"))?;
@@ -105,7 +156,7 @@ fn load_weights(sd: &StateDict, encoder: &mut Encoder4Editing, prefix: &str) -> 
     sd.load_conv2d(&mut encoder.latlayer2, &format!("{prefix}latlayer2"))
 }
 
-fn load_unit(sd: &StateDict, unit: &mut BottleneckIr, prefix: &str) -> Result<()> {
+fn load_unit(sd: &Checkpoint, unit: &mut BottleneckIr, prefix: &str) -> Result<()> {
     if let Shortcut::Projection(p) = &mut unit.shortcut {
         sd.load_conv2d(&mut p.conv, &format!("{prefix}.shortcut_layer.0"))?;
         sd.load_batch_norm(&mut p.bn, &format!("{prefix}.shortcut_layer.1"))?;
@@ -123,7 +174,7 @@ fn load_unit(sd: &StateDict, unit: &mut BottleneckIr, prefix: &str) -> Result<()
     Ok(())
 }
 
-fn load_style_block(sd: &StateDict, block: &mut GradualStyleBlock, prefix: &str) -> Result<()> {
+fn load_style_block(sd: &Checkpoint, block: &mut GradualStyleBlock, prefix: &str) -> Result<()> {
     for (i, conv) in block.convs.iter_mut().enumerate() {
         sd.load_conv2d(conv, &format!("{prefix}.convs.{}", GradualStyleBlock::sequential_index(i)))?;
     }
@@ -155,15 +206,35 @@ mod tests {
         let device = Device::flex();
         let (path, config) = fixture("e4e_small");
         let opts = read_opts(&path).unwrap();
-        assert_eq!(opts.stylegan_size, Some(1024));
+        assert_eq!(opts.stylegan_size, Some(64));
         assert_eq!(opts.encoder_type.as_deref(), Some("Encoder4Editing"));
         assert_eq!(opts.start_from_latent_avg, Some(true));
         let encoder = load_encoder(&path, Some(&config), &device).unwrap();
-        assert_eq!(encoder.latent_avg.unwrap().dims(), [18, 16]);
+        assert_eq!(encoder.latent_avg.unwrap().dims(), [10, 16]);
         // The legacy-format fixture stores the generator's [w] average.
         let (path, config) = fixture("e4e_small_ir_legacy");
         let encoder = load_encoder(&path, Some(&config), &device).unwrap();
         assert_eq!(encoder.latent_avg.unwrap().dims(), [1, 16]);
+    }
+
+    #[test]
+    fn loads_the_decoder_beside_the_encoder() {
+        let device = Device::flex();
+        for name in ["e4e_small", "e4e_small_ir_legacy"] {
+            let (path, config) = fixture(name);
+            let model = load(&path, Some(&config), &device).unwrap();
+            assert!(model.encoder.latent_avg.is_some(), "{name}");
+            // The generator's config comes from its shapes (the parity fixtures check its output).
+            let g = &model.decoder.config;
+            assert_eq!((g.size, g.style_dim, g.n_mlp), (64, 16, 2), "{name}");
+            assert_eq!(model.encoder.n_styles(), g.n_latent(), "{name}");
+        }
+        // A file without `state_dict.decoder.` (a bare generator) is no e4e file.
+        let generator =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity/stylegan2_zip_32/generator.pt");
+        let (_, config) = fixture("e4e_small");
+        let err = load(&generator, Some(&config), &Device::flex()).err().expect("a generator file loaded as e4e");
+        assert!(err.to_string().contains("state_dict.decoder."), "{err}");
     }
 
     #[test]
@@ -193,12 +264,12 @@ mod tests {
     fn missing_and_unexpected_keys_are_errors() {
         let device = Device::flex();
         let (path, config) = fixture("e4e_small");
-        let bigger = E4eConfig { stylegan_size: 2048, ..config.clone() };
+        let bigger = E4eConfig { stylegan_size: 128, ..config.clone() };
         let (key, reason) = key_error(load_encoder(&path, Some(&bigger), &device));
-        assert_eq!((key.as_str(), reason.as_str()), ("state_dict.encoder.styles.18.convs.0.weight", "missing"));
-        let smaller = E4eConfig { stylegan_size: 512, ..config };
+        assert_eq!((key.as_str(), reason.as_str()), ("state_dict.encoder.styles.10.convs.0.weight", "missing"));
+        let smaller = E4eConfig { stylegan_size: 32, ..config };
         let (key, reason) = key_error(load_encoder(&path, Some(&smaller), &device));
-        assert_eq!(key, "state_dict.encoder.styles.16.convs.0.bias");
+        assert_eq!(key, "state_dict.encoder.styles.8.convs.0.bias");
         assert!(reason.starts_with("unexpected"), "{reason}");
     }
 

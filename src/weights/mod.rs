@@ -5,5 +5,4 @@ pub mod clip;
 pub mod delta_mapper;
 pub mod e4e;
 pub mod registry;
-pub mod state_dict;
 pub mod stylegan2;

@@ -5,16 +5,14 @@
 //! DeltaEdit links), and any file holding a generator under a key prefix (`state_dict.decoder.` in
 //! e4e's checkpoint) through [`load_generator`]. Both the zip and the legacy pickle format load.
 //! The config is inferred from the tensor shapes unless one is given.
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::module::Param;
 use burn::prelude::*;
 
 use super::checkpoint::Checkpoint;
-use crate::models::stylegan2::activation::FusedLeakyReLU;
-use crate::models::stylegan2::equal_linear::EqualLinear;
+use crate::models::layers::{EqualLinear, FusedLeakyReLU};
 use crate::models::stylegan2::generator::ConstantInput;
 use crate::models::stylegan2::mapping::MappingNetwork;
 use crate::models::stylegan2::modulated_conv::ModulatedConv2d;
@@ -78,7 +76,7 @@ pub fn load_generator(
         None => infer_config(checkpoint, prefix)?,
     };
     let space = StyleSpace::new(&config)?;
-    let reader = Reader { checkpoint, prefix, device, used: RefCell::default() };
+    let reader = Reader { checkpoint, prefix, device };
     let sd = config.style_dim;
     let style = MappingNetwork {
         layers: (1..=config.n_mlp)
@@ -99,7 +97,9 @@ pub fn load_generator(
             Ok(Param::from_tensor(noise).set_require_grad(false))
         })
         .collect::<Result<_>>()?;
-    reader.check_all_used()?;
+    // The file's average w beside a top-level state dict is no generator tensor.
+    checkpoint.ignore(LATENT_AVG);
+    checkpoint.check_all_used(prefix)?;
     Ok(Generator { style, input, conv1, to_rgb1, convs, to_rgbs, noises, config })
 }
 
@@ -107,7 +107,7 @@ pub fn load_generator(
 /// layers, the size from the number of ToRGB layers, the channels from the conv weights.
 /// `lr_mlp` cannot be seen in the weights and is rosinality's 0.01.
 pub fn infer_config(checkpoint: &Checkpoint, prefix: &str) -> Result<StyleGan2Config> {
-    let reader = Reader { checkpoint, prefix, device: &Device::flex(), used: RefCell::default() };
+    let reader = Reader { checkpoint, prefix, device: &Device::flex() };
     let n_mlp = (1..).take_while(|i| checkpoint.contains(&reader.key(&format!("style.{i}.weight")))).count();
     let style_dim = reader.dim("style.1.weight", 2, 1)?;
     let n_upsampling =
@@ -135,8 +135,6 @@ struct Reader<'a> {
     checkpoint: &'a Checkpoint,
     prefix: &'a str,
     device: &'a Device,
-    /// The keys read so far.
-    used: RefCell<BTreeSet<String>>,
 }
 
 impl Reader<'_> {
@@ -150,25 +148,7 @@ impl Reader<'_> {
 
     /// The tensor `name` stored with shape `stored`, reshaped to `shape`.
     fn tensor_as<const D: usize>(&self, name: &str, stored: &[usize], shape: [usize; D]) -> Result<Tensor<D>> {
-        let key = self.key(name);
-        let tensor = self.checkpoint.tensor_as(&key, stored, shape, self.device)?;
-        self.used.borrow_mut().insert(key);
-        Ok(tensor)
-    }
-
-    /// Fails on the first (sorted) key under the prefix that was not read, except the file's
-    /// `latent_avg` beside a top-level state dict.
-    fn check_all_used(&self) -> Result<()> {
-        let used = self.used.borrow();
-        let unused = self.checkpoint.keys().filter(|k| k.starts_with(self.prefix) && !used.contains(*k));
-        match unused.filter(|k| *k != LATENT_AVG).min() {
-            Some(key) => Err(Error::checkpoint_key(
-                self.checkpoint.path(),
-                key,
-                "unexpected: the generator has no such tensor (the config does not fit the file)",
-            )),
-            None => Ok(()),
-        }
+        self.checkpoint.tensor_as(&self.key(name), stored, shape, self.device)
     }
 
     /// Axis `axis` of the `rank`-d tensor `name`.

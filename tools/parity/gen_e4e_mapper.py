@@ -1,6 +1,8 @@
-"""Writes parity fixtures (shared/specs/parity-fixtures.md) for `e4e` op `encode` and
-`delta_mapper` op `forward`, with random weights saved in the official formats:
-- e4e: torch.save({'state_dict': {encoder.*, decoder.*}, 'latent_avg', 'opts'}) like pSp's coach;
+"""Writes parity fixtures (shared/specs/parity-fixtures.md) for `e4e` ops `encode` and `invert`
+(the decoder's synthesis, with its stored noise, of the encoded w+) and `delta_mapper` op
+`forward`, with random weights saved in the official formats:
+- e4e: torch.save({'state_dict': {encoder.*, decoder.*}, 'latent_avg', 'opts'}) like pSp's coach,
+  `decoder.*` a complete rosinality generator;
 - Delta Mapper: torch.save(state_dict) like DeltaEdit's train.py (`.pth`).
 Expected outputs are computed in float64 from the float32 weights.
 
@@ -19,8 +21,12 @@ from torch import nn
 
 from ref_delta_mapper import OFFICIAL, DeltaMapper
 from ref_e4e import Encoder4Editing, encode
+from ref_stylegan2 import Generator, randomize_ as randomize_generator_
 
 ATOL, RTOL = 1e-6, 1e-4
+# The inversion goes through the encoder and then the whole generator (as gen_stylegan2.py's
+# synthesis cases), so float32 rounding grows more than in the encoder alone.
+INVERT_TOL = {"atol": 1e-5, "rtol": 1e-4}
 
 
 def randomize_(module, gen):
@@ -79,7 +85,9 @@ def write_fixture(out, name, manifest, arrays):
     return d
 
 
-def e4e_fixture(out, name, config, batch, latent_avg_per_style, legacy, seed):
+def e4e_fixture(out, name, config, decoder, batch, latent_avg_per_style, legacy, seed):
+    """`decoder`: the generator's `n_mlp` and optional `channels` table (its size and style width
+    are the encoder's)."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     encoder = Encoder4Editing(**config)
@@ -91,10 +99,9 @@ def e4e_fixture(out, name, config, batch, latent_avg_per_style, legacy, seed):
     if not latent_avg_per_style:
         latent_avg = latent_avg[0]
     state = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
-    # A few generator tensors stand in for the full `decoder.*` set (loaded elsewhere).
-    state["decoder.style.1.weight"] = torch.randn(width, width, generator=gen)
-    state["decoder.style.1.bias"] = torch.zeros(width)
-    state["decoder.input.input"] = torch.randn(1, width, 4, 4, generator=gen)
+    generator = Generator(config.get("stylegan_size", 1024), width, **decoder)
+    randomize_generator_(generator, gen)
+    state.update({f"decoder.{k}": v for k, v in generator.state_dict().items()})
     opts = {
         "exp_dir": "experiment", "dataset_type": "ffhq_encode", "encoder_type": "Encoder4Editing",
         "stylegan_size": config.get("stylegan_size", 1024), "start_from_latent_avg": True,
@@ -109,12 +116,16 @@ def e4e_fixture(out, name, config, batch, latent_avg_per_style, legacy, seed):
     image = random_images(batch, gen)
     with torch.no_grad():
         wplus = encode(encoder.double(), latent_avg.double(), image.double())
+        inverted = generator.double().synthesis(wplus)
+    tol = {"atol": ATOL, "rtol": RTOL}
     manifest = {
         "model": "e4e", "layout": "e4e", "config": config, "checkpoint": "e4e.pt", "checkpoint_key": "state_dict",
-        "cases": [{"op": "encode", "inputs": {"image": "image.npy"}, "outputs": {"wplus": "wplus.npy"},
-                   "atol": ATOL, "rtol": RTOL}],
+        "cases": [{"op": "encode", "inputs": {"image": "image.npy"}, "outputs": {"wplus": "wplus.npy"}, **tol},
+                  {"op": "invert", "inputs": {"image": "image.npy"}, "outputs": {"image": "inverted.npy"},
+                   **INVERT_TOL}],
     }
-    return write_fixture(out, name, manifest, {"image.npy": image.numpy(), "wplus.npy": wplus.numpy()})
+    arrays = {"image.npy": image.numpy(), "wplus.npy": wplus.numpy(), "inverted.npy": inverted.numpy()}
+    return write_fixture(out, name, manifest, arrays)
 
 
 def mapper_inputs(config, batch, gen):
@@ -160,17 +171,19 @@ def main():
     if args.full:
         written = [
             e4e_fixture(args.full, "e4e_full", {"num_layers": 50, "mode": "ir_se", "stylegan_size": 1024},
-                        batch=2, latent_avg_per_style=True, legacy=False, seed=1),
+                        {"n_mlp": 8}, batch=2, latent_avg_per_style=True, legacy=False, seed=1),
             mapper_fixture(args.full, "delta_mapper_full", {}, batches=[2], seed=2),
         ]
     else:
         small = {"stage_units": [2, 2, 3, 2], "stage_channels": [16, 24, 32, 16]}
         written = [
-            e4e_fixture(args.out, "e4e_small", {"num_layers": 50, "mode": "ir_se", "stylegan_size": 1024, **small},
+            e4e_fixture(args.out, "e4e_small", {"num_layers": 50, "mode": "ir_se", "stylegan_size": 64, **small},
+                        {"n_mlp": 2, "channels": {4: 8, 8: 8, 16: 8, 32: 8, 64: 4}},
                         batch=1, latent_avg_per_style=True, legacy=False, seed=11),
             e4e_fixture(args.out, "e4e_small_ir_legacy",
                         {"num_layers": 50, "mode": "ir", "stylegan_size": 64,
                          "stage_units": [1, 2, 1, 1], "stage_channels": [16, 32, 16, 16]},
+                        {"n_mlp": 2, "channels": {4: 8, 8: 8, 16: 8, 32: 4, 64: 4}},
                         batch=1, latent_avg_per_style=False, legacy=True, seed=12),
             mapper_fixture(args.out, "delta_mapper_small",
                            {"coarse_layers": 3, "medium_layers": 4, "fine_dim": 40, "cond_dim": 24, "style_width": 16},

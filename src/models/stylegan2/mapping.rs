@@ -3,13 +3,7 @@
 //! is the parameter-free PixelNorm).
 use burn::prelude::*;
 
-use super::equal_linear::EqualLinear;
-
-/// `x · rsqrt(mean(x², dim 1) + 1e-8)`: normalises each latent to unit second moment.
-pub fn pixel_norm<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let norm = x.clone().square().mean_dim(1).add_scalar(1e-8).sqrt().recip();
-    x * norm
-}
+use crate::models::layers::{EqualLinear, EqualLinearConfig, pixel_norm};
 
 #[derive(Module, Debug)]
 pub struct MappingNetwork {
@@ -19,7 +13,8 @@ pub struct MappingNetwork {
 
 impl MappingNetwork {
     pub fn init(style_dim: usize, n_mlp: usize, lr_mlp: f64, device: &Device) -> Self {
-        let layers = (0..n_mlp).map(|_| EqualLinear::init(style_dim, style_dim, 0.0, lr_mlp, true, device)).collect();
+        let layer = EqualLinearConfig::new(style_dim, style_dim).with_lr_mul(lr_mlp).with_fused_lrelu(true);
+        let layers = (0..n_mlp).map(|_| layer.init(device)).collect();
         MappingNetwork { layers }
     }
 

@@ -1,6 +1,7 @@
 //! StyleGAN2 (rosinality/stylegan2-pytorch layout) and its style space S.
 //!
-//! One module per concept: [`equal_linear`] and [`mapping`] (z → w), [`modulated_conv`],
+//! One module per concept: [`mapping`] (z → w, with the shared
+//! [`EqualLinear`](crate::models::layers::EqualLinear)), [`modulated_conv`],
 //! [`upfirdn`] (blur / FIR up-sampling), [`noise`], [`styled_conv`], [`to_rgb`], [`generator`]
 //! (synthesis from w+, from S, with per-layer features) and [`style_space`] (S layout).
 //! Parameters are stored raw with run-time scales, as in the official code, so the same modules
@@ -9,8 +10,6 @@ use std::collections::BTreeMap;
 
 use burn::prelude::*;
 
-pub mod activation;
-pub mod equal_linear;
 pub mod generator;
 pub mod mapping;
 pub mod modulated_conv;

@@ -15,8 +15,8 @@ use burn::prelude::*;
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
-use super::equal_linear::EqualLinear;
 use super::upfirdn::Blur;
+use crate::models::layers::{EqualLinear, EqualLinearConfig};
 
 pub const DEMODULATION_EPS: f64 = 1e-8;
 
@@ -44,7 +44,7 @@ impl ModulatedConv2d {
         ModulatedConv2d {
             weight: Initializer::Normal { mean: 0.0, std: 1.0 }
                 .init([out_channels, in_channels, kernel_size, kernel_size], device),
-            modulation: EqualLinear::init(style_dim, in_channels, 1.0, 1.0, false, device),
+            modulation: EqualLinearConfig::new(style_dim, in_channels).with_bias_init(1.0).init(device),
             demodulate,
             blur: upsample.then(|| Blur::for_upsampling_conv(kernel_size, device)),
         }

@@ -3,9 +3,9 @@ use burn::prelude::*;
 
 use burn::tensor::activation::leaky_relu;
 
-use super::activation::{FusedLeakyReLU, NEGATIVE_SLOPE, SCALE};
 use super::modulated_conv::ModulatedConv2d;
 use super::noise::NoiseInjection;
+use crate::models::layers::{FusedLeakyReLU, LRELU_GAIN, LRELU_SLOPE};
 
 #[derive(Module, Debug)]
 pub struct StyledConv {
@@ -28,8 +28,8 @@ impl StyledConv {
     /// w_noise·(√2·noise))`: the √2 and the bias ride on the conv's weights and epilogue and on the
     /// (single-channel) noise map, saving three passes over the activations.
     pub fn forward(&self, x: Tensor<4>, style: Tensor<2>, noise: Tensor<4>) -> Tensor<4> {
-        let bias = self.activate.bias.val().mul_scalar(SCALE);
-        let out = self.conv.forward(x, style, SCALE, Some(bias));
-        leaky_relu(self.noise.forward(out, noise.mul_scalar(SCALE)), NEGATIVE_SLOPE)
+        let bias = self.activate.bias.val().mul_scalar(LRELU_GAIN);
+        let out = self.conv.forward(x, style, LRELU_GAIN, Some(bias));
+        leaky_relu(self.noise.forward(out, noise.mul_scalar(LRELU_GAIN)), LRELU_SLOPE)
     }
 }
