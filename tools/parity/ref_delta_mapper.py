@@ -6,41 +6,20 @@ The official quirks are kept: PixelNorm over dim 1 (across the rows of the [B, r
 coarse/medium stacks), and a scaled leaky ReLU after every linear, the last fusion one included.
 The defaults are the official 1024² layout; smaller values make small fixtures.
 """
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ref_stylegan2 import EqualLinear, PixelNorm
+
 OFFICIAL = dict(coarse_layers=3, medium_layers=4, fine_dim=2464, cond_dim=1024, style_width=512)
-
-
-class PixelNorm(nn.Module):
-    def forward(self, x):
-        return x * torch.rsqrt(torch.mean(x**2, dim=1, keepdim=True) + 1e-8)
-
-
-class EqualLinear(nn.Module):
-    """EqualLinear(lr_mul, activation='fused_lrelu'); the bias goes on the last dim."""
-
-    def __init__(self, d_in, d_out, lr_mul):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(d_out, d_in) / lr_mul)
-        self.bias = nn.Parameter(torch.zeros(d_out))
-        self.scale = lr_mul / math.sqrt(d_in)
-        self.lr_mul = lr_mul
-
-    def forward(self, x):
-        y = F.linear(x, self.weight * self.scale)
-        return F.leaky_relu(y + self.bias * self.lr_mul, 0.2) * math.sqrt(2)
 
 
 class Mapper(nn.Module):
     def __init__(self, d_in, d_out, norm=True, num_layers=4):
         super().__init__()
         layers = [PixelNorm()] if norm else []
-        layers.append(EqualLinear(d_in, d_out, lr_mul=0.01))
-        layers += [EqualLinear(d_out, d_out, lr_mul=0.01) for _ in range(num_layers - 1)]
+        layers.append(EqualLinear(d_in, d_out, lr_mul=0.01, activation="fused_lrelu"))
+        layers += [EqualLinear(d_out, d_out, lr_mul=0.01, activation="fused_lrelu") for _ in range(num_layers - 1)]
         self.mapping = nn.Sequential(*layers)
 
     def forward(self, x):

@@ -11,29 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ref_stylegan2 import EqualLinear
+
 STAGE_UNITS = {50: [3, 4, 14, 3], 100: [3, 13, 30, 3], 152: [3, 8, 36, 3]}
 STAGE_CHANNELS = [64, 128, 256, 512]
 COARSE_IND, MIDDLE_IND = 3, 7
 SPATIAL = {"coarse": 16, "middle": 32, "fine": 64}
-
-
-class EqualLinear(nn.Module):
-    """rosinality's EqualLinear: raw weight, scaled by lr_mul/sqrt(in) at run time."""
-
-    def __init__(self, d_in, d_out, bias_init=0.0, lr_mul=1.0, fused_lrelu=False):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(d_out, d_in) / lr_mul)
-        self.bias = nn.Parameter(torch.full((d_out,), float(bias_init)))
-        self.scale = lr_mul / math.sqrt(d_in)
-        self.lr_mul = lr_mul
-        self.fused_lrelu = fused_lrelu
-
-    def forward(self, x):
-        y = F.linear(x, self.weight * self.scale)
-        bias = self.bias * self.lr_mul
-        if self.fused_lrelu:
-            return F.leaky_relu(y + bias, 0.2) * math.sqrt(2)
-        return y + bias
 
 
 class SEModule(nn.Module):

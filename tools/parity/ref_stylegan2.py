@@ -49,6 +49,10 @@ class PixelNorm(nn.Module):
 
 
 class EqualLinear(nn.Module):
+    """rosinality's EqualLinear: raw weight, scaled by lr_mul/sqrt(in) at run time. The fused
+    leaky ReLU adds the bias on the last dim (DeltaEdit's [B, rows, width] inputs; the same as
+    rosinality's dim 1 on [B, features])."""
+
     def __init__(self, in_dim, out_dim, bias_init=0.0, lr_mul=1.0, activation=None):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
@@ -59,7 +63,8 @@ class EqualLinear(nn.Module):
 
     def forward(self, x):
         if self.activation == "fused_lrelu":
-            return fused_leaky_relu(F.linear(x, self.weight * self.scale), self.bias * self.lr_mul)
+            y = F.linear(x, self.weight * self.scale) + self.bias * self.lr_mul
+            return F.leaky_relu(y, 0.2) * math.sqrt(2)
         return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
 
 
