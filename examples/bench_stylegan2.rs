@@ -4,11 +4,12 @@
 //!   cargo run --release --example bench_stylegan2 -- --device cpu --sizes 1024,256 --runs 5
 //!
 //! The PyTorch reference is timed by tools/parity/bench_stylegan2.py with the same arguments.
-use std::time::Instant;
+mod common;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::Parser;
+use common::Timings;
 use deltastudio::device::{self, DevicePreference};
 use deltastudio::models::stylegan2::{Noise, StyleGan2Config};
 
@@ -34,23 +35,9 @@ fn main() -> anyhow::Result<()> {
         let g = StyleGan2Config::new(size).init(device)?;
         let w = g.mapping(Tensor::random([1, 512], Distribution::Normal(0.0, 1.0), device));
         let wplus = g.broadcast(w);
-        let mut times = Vec::new();
-        for run in 0..args.warmup + args.runs {
-            let start = Instant::now();
-            let image = g.synthesis(wplus.clone(), &Noise::Stored);
-            let _pixels = image.into_data(); // the editor needs the pixels on the host
-            if run >= args.warmup {
-                times.push(start.elapsed().as_secs_f64() * 1e3);
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        println!(
-            "synthesis {size}x{size} batch 1: median {median:.1} ms over {} runs (min {:.1}, max {:.1})",
-            times.len(),
-            times[0],
-            times[times.len() - 1]
-        );
+        // The editor needs the pixels on the host.
+        let t = Timings::measure(args.warmup, args.runs, || g.synthesis(wplus.clone(), &Noise::Stored).into_data());
+        println!("synthesis {size}x{size} batch 1: {t}");
     }
     Ok(())
 }

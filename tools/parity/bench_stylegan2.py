@@ -5,11 +5,11 @@ and protocol as examples/bench_stylegan2.rs: median of --runs timed runs after w
 """
 import argparse
 import os
-import time
 
 import torch
 
 from ref_stylegan2 import Generator
+from timing import Timings
 
 
 def main():
@@ -27,15 +27,8 @@ def main():
         with torch.no_grad():
             w = g.mapping(torch.randn(1, 512, device=args.device))
             wplus = w[:, None].repeat(1, g.n_latent, 1)
-            times = []
-            for run in range(args.warmup + args.runs):
-                start = time.perf_counter()
-                g.synthesis(wplus).cpu()
-                if run >= args.warmup:
-                    times.append((time.perf_counter() - start) * 1e3)
-        times.sort()
-        print(f"synthesis {size}x{size} batch 1: median {times[len(times) // 2]:.1f} ms over {len(times)} runs "
-              f"(min {times[0]:.1f}, max {times[-1]:.1f})")
+            t = Timings(lambda: g.synthesis(wplus).cpu(), args.warmup, args.runs)
+        print(f"synthesis {size}x{size} batch 1: {t}")
 
 
 if __name__ == "__main__":
