@@ -169,3 +169,12 @@ impl Checkpoint {
         Ok(values)
     }
 }
+
+/// The key and reason of a [`Error::CheckpointKey`], for the loaders' tests.
+#[cfg(test)]
+pub(crate) fn expect_key_error<T: std::fmt::Debug>(result: Result<T>) -> (String, String) {
+    match result {
+        Err(Error::CheckpointKey { key, reason, .. }) => (key, reason),
+        other => panic!("expected a key error, got {other:?}"),
+    }
+}

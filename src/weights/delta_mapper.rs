@@ -71,6 +71,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::weights::checkpoint::expect_key_error;
 
     const SMALL: DeltaMapperConfig =
         DeltaMapperConfig { coarse_layers: 3, medium_layers: 4, fine_dim: 40, cond_dim: 24, style_width: 16 };
@@ -79,21 +80,14 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity/delta_mapper_small/net.pth")
     }
 
-    fn key_error(result: Result<DeltaMapper>) -> (String, String) {
-        match result {
-            Err(Error::CheckpointKey { key, reason, .. }) => (key, reason),
-            other => panic!("expected a key error, got {other:?}"),
-        }
-    }
-
     #[test]
     fn checkpoint_errors_name_the_first_offending_key() {
         let device = Device::flex();
         assert!(load_delta_mapper(&checkpoint(), &SMALL, "", &device).is_ok());
         let wider = DeltaMapperConfig { fine_dim: 41, ..SMALL };
-        let (key, reason) = key_error(load_delta_mapper(&checkpoint(), &wider, "", &device));
+        let (key, reason) = expect_key_error(load_delta_mapper(&checkpoint(), &wider, "", &device));
         assert_eq!((key.as_str(), reason.as_str()), ("sm_fine.mapping.1.weight", "shape [40, 40], expected [41, 41]"));
-        let (key, reason) = key_error(load_delta_mapper(&checkpoint(), &SMALL, "state_dict.", &device));
+        let (key, reason) = expect_key_error(load_delta_mapper(&checkpoint(), &SMALL, "state_dict.", &device));
         assert_eq!((key.as_str(), reason.as_str()), ("state_dict.sm_coarse.mapping.1.weight", "missing"));
     }
 

@@ -186,19 +186,13 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::weights::checkpoint::expect_key_error;
 
     fn fixture(name: &str) -> (PathBuf, E4eConfig) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity").join(name);
         let manifest: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
         (dir.join("e4e.pt"), serde_json::from_value(manifest["config"].clone()).unwrap())
-    }
-
-    fn key_error(result: Result<Encoder4Editing>) -> (String, String) {
-        match result {
-            Err(Error::CheckpointKey { key, reason, .. }) => (key, reason),
-            other => panic!("expected a key error, got {other:?}"),
-        }
     }
 
     #[test]
@@ -255,7 +249,7 @@ mod tests {
     fn wrong_shapes_name_the_first_offending_key() {
         let (path, config) = fixture("e4e_small");
         let config = E4eConfig { stage_channels: Some([8, 24, 32, 16]), ..config };
-        let (key, reason) = key_error(load_encoder(&path, Some(&config), &Device::flex()));
+        let (key, reason) = expect_key_error(load_encoder(&path, Some(&config), &Device::flex()));
         assert_eq!(key, "state_dict.encoder.input_layer.0.weight");
         assert_eq!(reason, "shape [16, 3, 3, 3], expected [8, 3, 3, 3]");
     }
@@ -265,10 +259,10 @@ mod tests {
         let device = Device::flex();
         let (path, config) = fixture("e4e_small");
         let bigger = E4eConfig { stylegan_size: 128, ..config.clone() };
-        let (key, reason) = key_error(load_encoder(&path, Some(&bigger), &device));
+        let (key, reason) = expect_key_error(load_encoder(&path, Some(&bigger), &device));
         assert_eq!((key.as_str(), reason.as_str()), ("state_dict.encoder.styles.10.convs.0.weight", "missing"));
         let smaller = E4eConfig { stylegan_size: 32, ..config };
-        let (key, reason) = key_error(load_encoder(&path, Some(&smaller), &device));
+        let (key, reason) = expect_key_error(load_encoder(&path, Some(&smaller), &device));
         assert_eq!(key, "state_dict.encoder.styles.8.convs.0.bias");
         assert!(reason.starts_with("unexpected"), "{reason}");
     }

@@ -12,7 +12,7 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use super::checkpoint::Checkpoint;
-use crate::models::layers::{EqualLinear, FusedLeakyReLU};
+use crate::models::layers::{EqualLinear, EqualLinearConfig, FusedLeakyReLU};
 use crate::models::stylegan2::generator::ConstantInput;
 use crate::models::stylegan2::mapping::MappingNetwork;
 use crate::models::stylegan2::modulated_conv::ModulatedConv2d;
@@ -170,12 +170,10 @@ impl Reader<'_> {
         lr_mul: f64,
         fused_lrelu: bool,
     ) -> Result<EqualLinear> {
-        Ok(EqualLinear {
-            weight: Param::from_tensor(self.tensor(&format!("{name}.weight"), [out_dim, in_dim])?),
-            bias: Param::from_tensor(self.tensor(&format!("{name}.bias"), [out_dim])?),
-            lr_mul,
-            fused_lrelu,
-        })
+        let config = EqualLinearConfig::new(in_dim, out_dim).with_lr_mul(lr_mul).with_fused_lrelu(fused_lrelu);
+        let mut linear = config.init(self.device);
+        self.checkpoint.load_equal_linear(&mut linear, &self.key(name))?;
+        Ok(linear)
     }
 
     fn modulated_conv(
