@@ -232,6 +232,24 @@ mod tests {
     }
 
     #[test]
+    fn opts_stylegan_size_must_agree_with_the_generator() {
+        let device = Device::flex();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e4e_files/opts_size_mismatch.pt");
+        let config = E4eConfig {
+            num_layers: 50,
+            mode: crate::models::e4e::BackboneMode::Ir,
+            stylegan_size: 32,
+            stage_units: Some([1; 4]),
+            stage_channels: Some([4; 4]),
+        };
+        // Encoder and generator fit each other; only the file's opts say 64².
+        assert!(load_encoder(&path, Some(&config), &device).is_ok());
+        let err = load(&path, Some(&config), &device).err().expect("loaded despite opts.stylegan_size 64");
+        assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
+        assert!(err.to_string().contains("opts.stylegan_size Some(64)"), "{err}");
+    }
+
+    #[test]
     fn batch_norm_uses_running_statistics_on_autodiff_devices_too() {
         let (path, config) = fixture("e4e_small");
         let image = crate::parity::Array::read_npy(&path.with_file_name("image.npy")).unwrap();

@@ -85,11 +85,10 @@ def write_fixture(out, name, manifest, arrays):
     return d
 
 
-def e4e_fixture(out, name, config, decoder, batch, latent_avg_per_style, legacy, seed):
-    """`decoder`: the generator's `n_mlp` and optional `channels` table (its size and style width
-    are the encoder's)."""
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+def save_e4e(path, config, decoder, latent_avg_per_style, legacy, gen, opts_stylegan_size=None):
+    """A pSp/e4e checkpoint with random weights; `decoder` gives the generator's `n_mlp` and
+    optional `channels` table (its size and style width are the encoder's). Returns the encoder,
+    the generator and latent_avg."""
     encoder = Encoder4Editing(**config)
     randomize_(encoder, gen)
     calibrate_batch_norm_(encoder, random_images(4, gen), gen)
@@ -104,14 +103,21 @@ def e4e_fixture(out, name, config, decoder, batch, latent_avg_per_style, legacy,
     state.update({f"decoder.{k}": v for k, v in generator.state_dict().items()})
     opts = {
         "exp_dir": "experiment", "dataset_type": "ffhq_encode", "encoder_type": "Encoder4Editing",
-        "stylegan_size": config.get("stylegan_size", 1024), "start_from_latent_avg": True,
+        "stylegan_size": opts_stylegan_size or config.get("stylegan_size", 1024), "start_from_latent_avg": True,
         "lpips_lambda": 0.8, "id_lambda": 0.5, "progressive_steps": [0, 3000, 6000], "checkpoint_path": None,
         "device": "cuda:0",
     }
-    d = Path(out) / name
-    d.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": state, "latent_avg": latent_avg, "opts": opts}, d / "e4e.pt",
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": state, "latent_avg": latent_avg, "opts": opts}, path,
                _use_new_zipfile_serialization=not legacy)
+    return encoder, generator, latent_avg
+
+
+def e4e_fixture(out, name, config, decoder, batch, latent_avg_per_style, legacy, seed):
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    encoder, generator, latent_avg = save_e4e(Path(out) / name / "e4e.pt", config, decoder, latent_avg_per_style,
+                                              legacy, gen)
 
     image = random_images(batch, gen)
     with torch.no_grad():
@@ -189,6 +195,12 @@ def main():
                            {"coarse_layers": 3, "medium_layers": 4, "fine_dim": 40, "cond_dim": 24, "style_width": 16},
                            batches=[3, 1], seed=13),
         ]
+        # A file whose opts.stylegan_size (64) disagrees with its 32² encoder and generator.
+        tiny = {"num_layers": 50, "mode": "ir", "stylegan_size": 32,
+                "stage_units": [1, 1, 1, 1], "stage_channels": [4, 4, 4, 4]}
+        save_e4e(Path(args.out).parent / "e4e_files/opts_size_mismatch.pt", tiny,
+                 {"n_mlp": 1, "channels": {4: 4, 8: 4, 16: 4, 32: 4}}, True, False,
+                 torch.Generator().manual_seed(14), opts_stylegan_size=64)
     for d in written:
         size = sum(f.stat().st_size for f in d.iterdir())
         print(f"{d}: {size / 1e6:.2f} MB")
