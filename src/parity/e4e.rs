@@ -1,6 +1,6 @@
 //! Parity runner for `e4e` fixtures: op `encode` (image → w+ with `latent_avg` added) and op
 //! `invert` (image → the checkpoint's generator's synthesis of that w+, with its stored noise).
-use burn::prelude::Device;
+use burn::prelude::{Device, Tensor};
 
 use super::{Array, Fixture, Inputs, ModelRunner, Outputs};
 use crate::models::e4e::E4eConfig;
@@ -21,17 +21,15 @@ pub fn runner(fixture: &Fixture, device: &Device) -> Result<Box<dyn ModelRunner>
 
 impl ModelRunner for E4eRunner {
     fn run(&self, op: &str, inputs: &Inputs) -> Result<Outputs> {
-        if !["encode", "invert"].contains(&op) {
-            return Err(Error::Invalid(format!("e4e: unknown op `{op}`")));
-        }
-        let wplus = self.model.encoder.encode(inputs.array("image")?.float::<4>(&self.device)?);
+        let encode =
+            || -> Result<Tensor<3>> { Ok(self.model.encoder.encode(inputs.array("image")?.float::<4>(&self.device)?)) };
         match op {
-            "encode" => Ok(Outputs::from([("wplus".to_owned(), Array::from_float(wplus))])),
+            "encode" => Ok(Outputs::from([("wplus".to_owned(), Array::from_float(encode()?))])),
             "invert" => {
-                let image = self.model.decoder.synthesis(wplus, &Noise::Stored);
+                let image = self.model.decoder.synthesis(encode()?, &Noise::Stored);
                 Ok(Outputs::from([("image".to_owned(), Array::from_float(image))]))
             }
-            _ => unreachable!("ops checked above"),
+            other => Err(Error::Invalid(format!("e4e: unknown op `{other}`"))),
         }
     }
 }
