@@ -1,4 +1,5 @@
 //! `deltastudio models`: every model file the app knows, where it looked, and what it found.
+use burn::prelude::Device;
 use deltastudio::weights::registry::{self, WeightsPath};
 
 #[derive(clap::Args)]
@@ -6,6 +7,9 @@ pub struct Args {
     /// Skip hashing the files that are found (hashing multi-GB checkpoints takes a while).
     #[arg(long)]
     no_hash: bool,
+    /// Also load every file found with its model's loader (on the CPU), to verify keys and shapes.
+    #[arg(long)]
+    check: bool,
 }
 
 pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
@@ -30,6 +34,12 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
                         None => "",
                     };
                     println!("          sha256 {hash}{check}");
+                }
+                if args.check {
+                    match registry::check_loads(k, path, &Device::flex()) {
+                        Ok(summary) => println!("          loads: {summary}"),
+                        Err(e) => println!("          DOES NOT LOAD: {e}"),
+                    }
                 }
             }
             None => {

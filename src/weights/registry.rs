@@ -5,7 +5,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use burn::prelude::Device;
 use sha2::{Digest, Sha256};
+
+use crate::models::delta_mapper::DeltaMapperConfig;
 
 /// One file a model can be loaded from.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +25,17 @@ pub struct KnownFile {
     pub size: Option<u64>,
     /// Built-in weights ship with DeltaStudio; official ones are downloaded by the user.
     pub builtin: bool,
+    pub kind: FileKind,
+}
+
+/// Which loader reads a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Clip,
+    StyleGan2,
+    E4e,
+    DeltaMapper,
+    RelevanceMatrix,
 }
 
 pub const KNOWN_FILES: &[KnownFile] = &[
@@ -33,6 +47,7 @@ pub const KNOWN_FILES: &[KnownFile] = &[
         sha256: None,
         size: None,
         builtin: false,
+        kind: FileKind::Clip,
     },
     KnownFile {
         file: "clip-vit-base-patch32/model.safetensors",
@@ -41,6 +56,7 @@ pub const KNOWN_FILES: &[KnownFile] = &[
         sha256: None,
         size: None,
         builtin: false,
+        kind: FileKind::Clip,
     },
     KnownFile {
         file: "stylegan2-ffhq-config-f.pt",
@@ -49,6 +65,7 @@ pub const KNOWN_FILES: &[KnownFile] = &[
         sha256: Some("bae494ef77e32a9cd1792a81a3c167692a0e64f6bcd8b06592ff42917e2ed46e"),
         size: Some(381_462_551),
         builtin: false,
+        kind: FileKind::StyleGan2,
     },
     KnownFile {
         file: "e4e_ffhq_encode.pt",
@@ -57,6 +74,7 @@ pub const KNOWN_FILES: &[KnownFile] = &[
         sha256: Some("2ace1d9a8c05c10a399bcd500b8dda118f759ff1aac89dbdab7435f2136a0999"),
         size: Some(1_201_649_680),
         builtin: false,
+        kind: FileKind::E4e,
     },
     KnownFile {
         file: "net_face.pth",
@@ -65,6 +83,7 @@ pub const KNOWN_FILES: &[KnownFile] = &[
         sha256: None,
         size: None,
         builtin: false,
+        kind: FileKind::DeltaMapper,
     },
     KnownFile {
         file: "fs3.npy",
@@ -73,6 +92,7 @@ pub const KNOWN_FILES: &[KnownFile] = &[
         sha256: None,
         size: None,
         builtin: false,
+        kind: FileKind::RelevanceMatrix,
     },
 ];
 
@@ -155,6 +175,43 @@ pub fn status(path: &WeightsPath, hash: bool) -> crate::Result<Vec<FileStatus>> 
         .collect()
 }
 
+/// Loads `path` with the loader of its kind (on `device`) and describes what it holds; the error
+/// names the first tensor that does not fit.
+pub fn check_loads(known: &KnownFile, path: &Path, device: &Device) -> crate::Result<String> {
+    use crate::weights;
+    Ok(match known.kind {
+        FileKind::Clip => {
+            let (_, config) = weights::clip::load_clip(path, None, device)?;
+            format!(
+                "CLIP: {} px images, {}-d embeddings, {} vision / {} text layers",
+                config.vision.image_size, config.embed_dim, config.vision.transformer.layers, config.text.transformer.layers
+            )
+        }
+        FileKind::StyleGan2 => {
+            let loaded = weights::stylegan2::load(path, None, None, device)?;
+            let config = &loaded.generator.config;
+            format!("StyleGAN2 {}², {} latents, S = {} dims", config.size, config.n_latent(), loaded.generator.style_space().conv_dim())
+        }
+        FileKind::E4e => {
+            let model = weights::e4e::load(path, None, device)?;
+            format!("e4e encoder + StyleGAN2 {}² generator", model.decoder.config.size)
+        }
+        FileKind::DeltaMapper => {
+            weights::delta_mapper::load_delta_mapper(path, &DeltaMapperConfig::default(), "", device)?;
+            "Delta Mapper, official 1024² layout".to_string()
+        }
+        FileKind::RelevanceMatrix => {
+            let matrix = weights::delta_mapper::load_relevance_matrix(path, FFHQ_S_DIM, CLIP_DIM, device)?;
+            format!("relevance matrix {:?}", matrix.dims())
+        }
+    })
+}
+
+/// S-space size of the FFHQ 1024² generator and CLIP ViT-B/32's embedding size: the shape fs3.npy
+/// must have.
+const FFHQ_S_DIM: usize = 6048;
+const CLIP_DIM: usize = 512;
+
 pub fn sha256_file(path: &Path) -> crate::Result<String> {
     let mut file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
     let mut hasher = Sha256::new();
@@ -167,4 +224,41 @@ pub fn sha256_file(path: &Path) -> crate::Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(file: &str) -> &'static KnownFile {
+        KNOWN_FILES.iter().find(|k| k.file == file).expect("known file")
+    }
+
+    fn fixture(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity").join(path)
+    }
+
+    #[test]
+    fn check_loads_describes_a_generator_that_fits() {
+        let summary = check_loads(known("stylegan2-ffhq-config-f.pt"), &fixture("stylegan2_zip_32/generator.pt"), &Device::flex())
+            .expect("the fixture generator loads");
+        assert!(summary.starts_with("StyleGAN2 32²"), "{summary}");
+    }
+
+    #[test]
+    fn check_loads_names_the_first_tensor_that_does_not_fit() {
+        // A reduced Delta Mapper is not the official 1024² layout that net_face.pth must have.
+        let err = check_loads(known("net_face.pth"), &fixture("delta_mapper_small/net.pth"), &Device::flex())
+            .expect_err("a reduced mapper is not the official layout");
+        let message = err.to_string();
+        assert!(message.contains("net.pth") && message.contains("tensor `"), "{message}");
+    }
+
+    #[test]
+    fn search_order_puts_the_flag_first_and_the_repo_last() {
+        let path = WeightsPath::new(Some(Path::new("/nonexistent/flag-dir")));
+        assert_eq!(path.dirs.first().map(|d| d.0.clone()), Some(SearchOrigin::Flag));
+        assert_eq!(path.dirs.last().map(|d| d.0.clone()), Some(SearchOrigin::Repo));
+        assert_eq!(path.find("no-such-file.bin"), None);
+    }
 }
