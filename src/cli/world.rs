@@ -211,7 +211,8 @@ pub fn run(args: Args, device: DevicePreference, weights: &WeightsPath) -> anyho
             let clean = evaluate(&judge, eval_n, false);
             let degraded = evaluate(&judge, eval_n, true);
             print_accuracies(&clean, &degraded);
-            let command: Vec<String> = std::env::args().collect();
+            // The reproduce command, as run from the repository root.
+            let command: Vec<String> = std::iter::once("deltastudio".to_string()).chain(std::env::args().skip(1)).collect();
             let manifest = serde_json::json!({
                 "model": "attribute judge (src/world/judge.rs)",
                 "command": command.join(" "),

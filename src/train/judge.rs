@@ -36,10 +36,10 @@ impl Default for JudgeTraining {
     fn default() -> Self {
         JudgeTraining {
             seed: 0,
-            steps: 6000,
+            steps: 10000,
             batch: 64,
             lr: 2e-3,
-            clean_fraction: 0.35,
+            clean_fraction: 0.25,
             supersample_fraction: 0.2,
             degradations: Degradations::default(),
             workers: 2,

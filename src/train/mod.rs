@@ -255,7 +255,7 @@ mod tests {
     }
 
     fn weights(m: &Linear) -> Vec<f32> {
-        m.weight.val().into_data().convert::<f32>().into_vec().unwrap()
+        m.weight.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl Default for Degradations {
             contrast: 0.10,
             saturation: 0.12,
             jpeg_quality: (20, 85),
-            p: 0.5,
+            p: 0.6,
         }
     }
 }

@@ -11,7 +11,7 @@ pub mod render;
 pub mod rng;
 
 pub use factors::{Attributes, Factor, sample_attributes};
-pub use render::{Part, PartMask, Portrait, render};
+pub use render::{Part, PartMask, Portrait, affected_parts, render};
 
 /// `n` images side by side in a grid of `columns`, with a `gap`-pixel white border.
 pub fn contact_sheet(images: &[image::RgbImage], columns: usize, gap: u32) -> image::RgbImage {

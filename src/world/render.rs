@@ -67,6 +67,27 @@ impl Part {
     }
 }
 
+/// The parts whose pixels a change of `factor` may alter (in the images before or after the
+/// change): everything outside them must stay the same. Translucent lenses and the parts under
+/// them count as eyewear; eyebrows count as hair.
+pub fn affected_parts(factor: Factor) -> &'static [Part] {
+    use Part::*;
+    match factor {
+        Factor::HairColor => &[Hair, FacialHair],
+        Factor::HairStyle => &[Hair, Skin, Background, Clothing],
+        Factor::Expression => &[Mouth, Skin, Hair, FacialHair],
+        Factor::Mouth => &[Mouth, Skin, FacialHair],
+        Factor::Eyes => &[Eyes, Skin, Eyewear],
+        Factor::Eyewear => &[Eyewear],
+        Factor::FacialHair => &[FacialHair],
+        Factor::Hat => &[Hat],
+        Factor::Earrings => &[Earrings],
+        Factor::Lipstick => &[Mouth],
+        Factor::SkinTone => &[Skin, Mouth, Eyes, Eyewear],
+        Factor::Background => &[Background],
+    }
+}
+
 /// The part of every pixel (the topmost part covering the pixel centre), row-major.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartMask {
@@ -206,7 +227,7 @@ const IRISES: [Rgb; 5] =
 const FRAMES: [Rgb; 5] =
     [Rgb(0.08, 0.08, 0.09), Rgb(0.36, 0.20, 0.10), Rgb(0.80, 0.64, 0.30), Rgb(0.14, 0.18, 0.40), Rgb(0.62, 0.12, 0.14)];
 const LENS_TINTS: [Rgb; 4] = [Rgb(0.05, 0.05, 0.06), Rgb(0.22, 0.13, 0.06), Rgb(0.10, 0.16, 0.12), Rgb(0.06, 0.10, 0.22)];
-const LIPSTICKS: [Rgb; 4] = [Rgb(0.82, 0.06, 0.14), Rgb(0.70, 0.04, 0.26), Rgb(0.90, 0.14, 0.30), Rgb(0.62, 0.03, 0.10)];
+const LIPSTICKS: [Rgb; 4] = [Rgb(0.86, 0.07, 0.15), Rgb(0.92, 0.15, 0.32), Rgb(0.95, 0.24, 0.20), Rgb(0.88, 0.08, 0.40)];
 const METALS: [Rgb; 3] = [Rgb(0.98, 0.78, 0.22), Rgb(0.88, 0.90, 0.94), Rgb(0.95, 0.62, 0.48)];
 const GEMS: [Rgb; 3] = [Rgb(0.10, 0.75, 0.72), Rgb(0.85, 0.10, 0.25), Rgb(0.30, 0.40, 0.95)];
 
@@ -281,7 +302,7 @@ impl Look {
             gem: if r.chance(0.5) { Some(*r.pick(&GEMS)) } else { None },
             hoops: r.chance(0.5),
             brow_weight: r.range(0.85, 1.2),
-            lip_fullness: r.range(0.9, 1.15),
+            lip_fullness: r.range(1.0, 1.25),
             part_side: if r.chance(0.5) { -1.0 } else { 1.0 },
             grain: r.range(0.5, 2.5),
         }
@@ -556,6 +577,7 @@ impl Scene<'_> {
         self.hair_locks(c);
         self.ears(c);
         self.face(c);
+        self.smile_lines(c);
         self.facial_hair(c);
         self.mouth(c);
         self.mustache(c);
@@ -812,12 +834,25 @@ impl Scene<'_> {
         c.fill(Space::Head, &circle(g.cx - s * 0.004, ny - 0.012, 0.012), &radial((g.cx - s * 0.004, ny - 0.012), 0.012, &[(0.0, WHITE.alpha(0.25)), (1.0, WHITE.alpha(0.0))]), None);
     }
 
+    /// Smile lines from the nose wings towards the raised mouth corners.
+    fn smile_lines(&self, c: &mut Canvas) {
+        if self.a.expression != Expression::Smile {
+            return;
+        }
+        let g = &self.geo;
+        let crease = solid(self.skin().scale(0.55).alpha(0.6));
+        for side in [-1.0f32, 1.0] {
+            let line = smooth_open(&[(g.cx + side * 0.045, g.eye_y + 0.125), (g.cx + side * 0.085, g.mouth_y - 0.03), (g.cx + side * 0.092, g.mouth_y + 0.005)]);
+            c.stroke(Space::Head, &line, 0.007, &crease, None);
+        }
+    }
+
     /// (corner rise, centre of the mouth line) for the expression: negative y is up.
     fn mouth_curve(&self) -> (f32, f32) {
         match self.a.expression {
             Expression::Neutral => (0.002, 0.0),
             Expression::Smile => (-0.022, 0.010),
-            Expression::Frown => (0.020, -0.010),
+            Expression::Frown => (0.026, -0.010),
         }
     }
 
@@ -827,7 +862,7 @@ impl Scene<'_> {
         let (corner, line) = self.mouth_curve();
         let full = self.look.lip_fullness;
         let skin = self.skin();
-        let natural = skin.mix(Rgb(0.80, 0.36, 0.38), 0.40).scale(0.85);
+        let natural = skin.mix(Rgb(0.74, 0.30, 0.34), 0.5).scale(0.9);
         let lips = if self.a.lipstick == Lipstick::Lipstick { self.look.lipstick } else { natural };
         let open = self.a.mouth == Mouth::Open;
         let gap = if open { if self.a.expression == Expression::Smile { 0.036 } else { 0.030 } } else { 0.0 };
@@ -869,7 +904,7 @@ impl Scene<'_> {
         c.fill(Space::Head, &upper, &solid(lips.scale(0.88).opaque()), Some(Part::Mouth));
         c.fill(Space::Head, &lower, &solid(lips.opaque()), Some(Part::Mouth));
         if !open {
-            c.stroke(Space::Head, &curve_through(l, r, my + line), 0.006, &solid(lips.scale(0.45).opaque()), Some(Part::Mouth));
+            c.stroke(Space::Head, &curve_through(l, r, my + line), 0.009, &solid(lips.scale(0.3).mix(INK, 0.5).opaque()), Some(Part::Mouth));
         }
         let gloss = if self.a.lipstick == Lipstick::Lipstick { 0.45 } else { 0.18 };
         let gy = lower_inner + 0.012 * full;
@@ -968,7 +1003,7 @@ impl Scene<'_> {
         let skin = self.skin();
         for side in [-1.0f32, 1.0] {
             let (ex, ey) = (g.cx + side * g.eye_dx, g.eye_y);
-            let (hw, hh) = (0.037, 0.019);
+            let (hw, hh) = (0.040, 0.021);
             // Almond: the outer corner slightly higher.
             let inner = (ex - side * hw, ey + 0.002);
             let outer = (ex + side * hw, ey - 0.003);
@@ -1153,7 +1188,7 @@ impl Scene<'_> {
             };
             if sun {
                 let t = self.look.lens_tint;
-                c.fill(Space::Head, &lens, &linear((ex, ey - hh), (ex, ey + hh), &[(0.0, t.alpha(0.82)), (1.0, t.alpha(0.60))]), Some(Part::Eyewear));
+                c.fill(Space::Head, &lens, &linear((ex, ey - hh), (ex, ey + hh), &[(0.0, t.alpha(0.76)), (1.0, t.alpha(0.50))]), Some(Part::Eyewear));
                 c.fill(Space::Head, &lens, &linear((ex - hw, ey - hh), (ex + hw, ey + hh), &[(0.0, WHITE.alpha(0.0)), (0.45, WHITE.alpha(0.0)), (0.5, WHITE.alpha(0.35)), (0.6, WHITE.alpha(0.0))]), None);
             } else {
                 c.fill(Space::Head, &lens, &linear((ex - hw, ey - hh), (ex + hw, ey + hh), &[(0.0, WHITE.alpha(0.08)), (0.45, WHITE.alpha(0.08)), (0.5, WHITE.alpha(0.3)), (0.6, WHITE.alpha(0.08))]), Some(Part::Eyewear));
