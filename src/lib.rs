@@ -7,6 +7,7 @@ pub mod device;
 pub mod error;
 pub mod models;
 pub mod parity;
+pub mod train;
 pub mod weights;
 pub mod world;
 
