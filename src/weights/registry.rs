@@ -36,9 +36,19 @@ pub enum FileKind {
     E4e,
     DeltaMapper,
     RelevanceMatrix,
+    Judge,
 }
 
 pub const KNOWN_FILES: &[KnownFile] = &[
+    KnownFile {
+        file: crate::world::judge::JUDGE_FILE,
+        purpose: "attribute judge of the built-in domain: the referee of edit quality",
+        source: "ships with DeltaStudio; reproduce with the command in weights/builtin/judge.json",
+        sha256: None,
+        size: None,
+        builtin: true,
+        kind: FileKind::Judge,
+    },
     KnownFile {
         file: "ViT-B-32.safetensors",
         purpose: "CLIP ViT-B/32 (OpenAI weights, open_clip state-dict names): text and image features for DeltaEdit",
@@ -203,6 +213,10 @@ pub fn check_loads(known: &KnownFile, path: &Path, device: &Device) -> crate::Re
         FileKind::RelevanceMatrix => {
             let matrix = weights::delta_mapper::load_relevance_matrix(path, FFHQ_S_DIM, CLIP_DIM, device)?;
             format!("relevance matrix {:?}", matrix.dims())
+        }
+        FileKind::Judge => {
+            crate::world::judge::Judge::load(path, device)?;
+            "attribute judge".to_string()
         }
     })
 }
