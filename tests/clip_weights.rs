@@ -157,6 +157,25 @@ fn clip_text_models_load_with_and_without_the_text_model_prefix() {
 }
 
 #[test]
+fn wrapped_keys_are_unwrapped_and_the_format_is_told_by_content() {
+    // A `state_dict` wrapper around DataParallel's `module.` keys, in a safetensors file named `.pt`.
+    let tmp = tempfile::tempdir().unwrap();
+    let edited = rewritten(OPEN_CLIP, tmp.path(), |t| {
+        for (k, _, _) in t.iter_mut() {
+            *k = format!("state_dict.module.{k}");
+        }
+    });
+    let wrapped = tmp.path().join("wrapped.pt");
+    std::fs::rename(&edited, &wrapped).unwrap();
+    let device = Device::flex();
+    let (plain, _) = load_clip(&fixture(OPEN_CLIP), None, &device).unwrap();
+    let (unwrapped, _) = load_clip(&wrapped, None, &device).unwrap();
+    let tokens = || Tensor::<2, Int>::from_data(TensorData::new(vec![998i64, 17, 250, 999, 0], [1, 5]), &device);
+    let difference = (plain.encode_text(tokens()) - unwrapped.encode_text(tokens())).abs().max().into_scalar::<f32>();
+    assert_eq!(difference, 0.0);
+}
+
+#[test]
 fn half_precision_checkpoints_are_converted_to_f32() {
     let tmp = tempfile::tempdir().unwrap();
     let f32_path = fixture(OPEN_CLIP);
