@@ -1,27 +1,13 @@
-//! ViT-B/32 encoding speed with random weights: median of several runs after warm-up.
+//! ViT-B/32 encoding speed with random weights: median of several runs after two warm-up runs.
 //!
 //!     CARGO_TARGET_DIR=/work/main/target cargo run --release --example bench_clip [-- RUNS [cpu|auto]]
-use std::time::Instant;
+mod common;
 
 use burn::prelude::*;
+use common::Timings;
 use deltastudio::device::{self, DevicePreference};
 use deltastudio::models::clip::ClipConfig;
 use deltastudio::models::clip::tokenizer::{CONTEXT_LENGTH, ClipTokenizer};
-
-fn median_seconds(runs: usize, mut f: impl FnMut()) -> f64 {
-    for _ in 0..2 {
-        f(); // warm-up
-    }
-    let mut times: Vec<f64> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[runs / 2]
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -41,13 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tokens = Tensor::<2, Int>::from_data(burn::tensor::TensorData::new(ids, [1, CONTEXT_LENGTH]), &device);
 
     // `into_data` waits for the device, so each timing covers the whole forward pass.
-    let image = median_seconds(runs, || {
-        model.encode_image(pixels.clone()).into_data();
-    });
-    let text = median_seconds(runs, || {
-        model.encode_text(tokens.clone()).into_data();
-    });
-    println!("ViT-B/32 encode_image, batch 1: median {:.1} ms over {runs} runs", image * 1e3);
-    println!("ViT-B/32 encode_text,  batch 1: median {:.1} ms over {runs} runs", text * 1e3);
+    let image = Timings::measure(2, runs, || model.encode_image(pixels.clone()).into_data());
+    let text = Timings::measure(2, runs, || model.encode_text(tokens.clone()).into_data());
+    println!("ViT-B/32 encode_image, batch 1: {image}");
+    println!("ViT-B/32 encode_text,  batch 1: {text}");
     Ok(())
 }

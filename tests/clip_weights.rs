@@ -7,7 +7,7 @@ use deltastudio::Error;
 use deltastudio::models::clip::ClipConfig;
 use burn::prelude::{Int, Tensor};
 use burn::tensor::TensorData;
-use deltastudio::weights::clip::{StateDict, hf_clip_config, infer_open_clip_config, load_clip, load_clip_text, open_clip_config};
+use deltastudio::weights::clip::{hf_clip_config, infer_open_clip_config, load_clip, load_clip_text, open_clip_checkpoint, open_clip_config};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
@@ -24,10 +24,10 @@ const OPEN_CLIP: &str = "parity/clip_open_clip_gelu_safetensors/model.safetensor
 
 /// A fixture checkpoint's tensors rewritten as `dir`/edited.safetensors, after `edit` changes them.
 fn rewritten(source: &str, dir: &Path, edit: impl FnOnce(&mut Vec<(String, Vec<usize>, Vec<f32>)>)) -> PathBuf {
-    let state = StateDict::read(&fixture(source)).unwrap();
+    let state = open_clip_checkpoint(&fixture(source)).unwrap();
     let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = state
         .keys()
-        .map(|k| (k.to_string(), state.shape(k).unwrap(), state.data(k).unwrap().try_into_vec::<f32>().unwrap()))
+        .map(|k| (k.to_string(), state.shape(k).unwrap().to_vec(), state.values(k).unwrap()))
         .collect();
     edit(&mut tensors);
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> =
@@ -49,7 +49,7 @@ fn load_error(path: &Path) -> Error {
 fn open_clip_config_is_inferred_from_shapes() {
     for dir in ["clip_open_clip_quickgelu_pt", "clip_open_clip_gelu_safetensors"] {
         let file = if dir.ends_with("_pt") { "model.pt" } else { "model.safetensors" };
-        let inferred = infer_open_clip_config(&StateDict::read(&fixture(&format!("parity/{dir}/{file}"))).unwrap()).unwrap();
+        let inferred = infer_open_clip_config(&open_clip_checkpoint(&fixture(&format!("parity/{dir}/{file}"))).unwrap()).unwrap();
         let mut declared = open_clip_config(&manifest_config(dir)).unwrap();
         // Shapes cannot tell the head count (open_clip assumes 64-wide heads) or the activation
         // (OpenAI's QuickGELU is assumed).
@@ -157,15 +157,34 @@ fn clip_text_models_load_with_and_without_the_text_model_prefix() {
 }
 
 #[test]
+fn wrapped_keys_are_unwrapped_and_the_format_is_told_by_content() {
+    // A `state_dict` wrapper around DataParallel's `module.` keys, in a safetensors file named `.pt`.
+    let tmp = tempfile::tempdir().unwrap();
+    let edited = rewritten(OPEN_CLIP, tmp.path(), |t| {
+        for (k, _, _) in t.iter_mut() {
+            *k = format!("state_dict.module.{k}");
+        }
+    });
+    let wrapped = tmp.path().join("wrapped.pt");
+    std::fs::rename(&edited, &wrapped).unwrap();
+    let device = Device::flex();
+    let (plain, _) = load_clip(&fixture(OPEN_CLIP), None, &device).unwrap();
+    let (unwrapped, _) = load_clip(&wrapped, None, &device).unwrap();
+    let tokens = || Tensor::<2, Int>::from_data(TensorData::new(vec![998i64, 17, 250, 999, 0], [1, 5]), &device);
+    let difference = (plain.encode_text(tokens()) - unwrapped.encode_text(tokens())).abs().max().into_scalar::<f32>();
+    assert_eq!(difference, 0.0);
+}
+
+#[test]
 fn half_precision_checkpoints_are_converted_to_f32() {
     let tmp = tempfile::tempdir().unwrap();
     let f32_path = fixture(OPEN_CLIP);
-    let state = StateDict::read(&f32_path).unwrap();
+    let state = open_clip_checkpoint(&f32_path).unwrap();
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = state
         .keys()
         .map(|k| {
-            let values = state.data(k).unwrap().try_into_vec::<f32>().unwrap();
-            (k.to_string(), values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(), state.shape(k).unwrap())
+            let values = state.values(k).unwrap();
+            (k.to_string(), values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(), state.shape(k).unwrap().to_vec())
         })
         .collect();
     let views = bytes.iter().map(|(k, b, s)| (k.clone(), TensorView::new(Dtype::F16, s.clone(), b).unwrap()));

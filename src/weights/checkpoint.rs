@@ -1,19 +1,22 @@
-//! PyTorch checkpoints (`torch.save`, zip or legacy pre-1.6 pickle) read key by key into burn
-//! modules.
+//! Checkpoint files (`.safetensors`, and `torch.save` state dicts, zip or legacy pre-1.6 pickle)
+//! read key by key into burn modules.
 //!
 //! Loaders build a module from its config, then replace each parameter with the checkpoint tensor
 //! of the same name, checking the shape against the module's. Every failure names the file and the
 //! first offending key; [`Checkpoint::check_all_used`] rejects leftover keys like PyTorch's
 //! `load_state_dict(strict=True)`.
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use burn::module::{Param, RunningState};
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PRelu};
 use burn::prelude::*;
-use burn::store::pytorch_reader::{DType, PytorchReader, Tensor as StoredTensor};
+use burn::store::burn_pack::Tensor as StoredTensor;
+use burn::store::pytorch_reader::PytorchReader;
+use burn::store::{ModuleStore, SafetensorsStore, bridge};
 use burn::tensor::TensorData;
 
 use crate::models::layers::EqualLinear;
@@ -25,17 +28,48 @@ use crate::{Error, Result};
 /// [`Checkpoint::check_all_used`].
 pub struct Checkpoint {
     path: PathBuf,
-    tensors: HashMap<String, StoredTensor>,
+    tensors: BTreeMap<String, StoredTensor>,
     used: RefCell<BTreeSet<String>>,
 }
 
 impl Checkpoint {
-    /// Opens a checkpoint and reads its tensor index.
+    /// Opens a checkpoint and reads its tensor index. The format is told by the content
+    /// (safetensors, a torch zip archive, or a legacy pickle); TorchScript archives, which need
+    /// PyTorch itself, are rejected with the command that converts them.
     pub fn open(path: &Path) -> Result<Checkpoint> {
-        std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-        let reader = PytorchReader::new(path)
-            .map_err(|e| Error::checkpoint(path, format!("not a readable PyTorch checkpoint: {e}")))?;
-        Ok(Checkpoint { path: path.to_path_buf(), tensors: reader.into_tensors(), used: RefCell::default() })
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut head = [0u8; 9];
+        file.read_exact(&mut head)
+            .map_err(|_| Error::checkpoint(path, "the file is empty or truncated (fewer than 9 bytes)"))?;
+        let is_zip = head.starts_with(b"PK\x03\x04");
+        if is_zip && zip_entry_names(&mut file).is_some_and(|names| names.iter().any(|n| is_torchscript_entry(n))) {
+            return Err(Error::checkpoint(path, torchscript_message(path)));
+        }
+        // safetensors: a little-endian u64 header length, then the JSON header.
+        let safetensors = !is_zip && (head[8] == b'{' || path.extension().is_some_and(|e| e == "safetensors"));
+        let tensors = if safetensors {
+            SafetensorsStore::from_file(path).get_all_tensors().map(|t| t.clone()).map_err(|e| e.to_string())
+        } else {
+            PytorchReader::new(path)
+                .map(|reader| reader.into_tensors().into_iter().map(|(k, t)| (k, bridge::from_pytorch(t))).collect())
+                .map_err(|e| e.to_string())
+        }
+        .map_err(|e| {
+            let format = if safetensors { "safetensors" } else { "PyTorch" };
+            Error::checkpoint(path, format!("not a readable {format} checkpoint (truncated or damaged?): {e}"))
+        })?;
+        Ok(Checkpoint { path: path.to_path_buf(), tensors, used: RefCell::default() })
+    }
+
+    /// The same checkpoint with `prefix` removed from the keys that start with it (a
+    /// `state_dict.` wrapper, DataParallel's `module.`); other keys stay as they are.
+    pub fn strip_prefix(mut self, prefix: &str) -> Checkpoint {
+        self.tensors = self
+            .tensors
+            .into_iter()
+            .map(|(key, tensor)| (key.strip_prefix(prefix).map(str::to_owned).unwrap_or(key), tensor))
+            .collect();
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -46,7 +80,7 @@ impl Checkpoint {
         self.tensors.contains_key(key)
     }
 
-    /// Every tensor's key.
+    /// Every tensor's key, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
     }
@@ -58,7 +92,21 @@ impl Checkpoint {
 
     /// The stored shape of `key`, or a "missing" error naming it.
     pub fn shape(&self, key: &str) -> Result<&[usize]> {
-        Ok(self.stored(key)?.shape())
+        Ok(&self.stored(key)?.shape)
+    }
+
+    /// The values of `key` as f32 (from f16, bf16, f32 or f64) in row-major order, unchecked
+    /// shape; marks the key used.
+    pub fn values(&self, key: &str) -> Result<Vec<f32>> {
+        let tensor = self.stored(key)?;
+        if !tensor.dtype.is_float() {
+            return Err(self.key_error(key, format!("dtype {:?}, expected a float tensor", tensor.dtype)));
+        }
+        let unreadable = |e: String| self.key_error(key, format!("unreadable (truncated file?): {e}"));
+        let data = bridge::to_data(tensor).map_err(|e| unreadable(e.to_string()))?;
+        let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| unreadable(format!("{e:?}")))?;
+        self.ignore(key);
+        Ok(values)
     }
 
     /// The tensor `key` as f32 (from f16, bf16, f32 or f64), which must have exactly `shape`.
@@ -75,13 +123,11 @@ impl Checkpoint {
         shape: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>> {
-        let tensor = self.stored(key)?;
-        if tensor.shape() != stored {
-            return Err(self.key_error(key, format!("shape {:?}, expected {stored:?}", tensor.shape())));
+        let got = self.shape(key)?;
+        if got != stored {
+            return Err(self.key_error(key, format!("shape {got:?}, expected {stored:?}")));
         }
-        let values = self.read_f32(key, tensor)?;
-        self.ignore(key);
-        Ok(Tensor::from_data(TensorData::new(values, shape), device))
+        Ok(Tensor::from_data(TensorData::new(self.values(key)?, shape), device))
     }
 
     /// Replaces `param` with the tensor `key`, which must have the parameter's shape.
@@ -154,20 +200,54 @@ impl Checkpoint {
     fn stored(&self, key: &str) -> Result<&StoredTensor> {
         self.tensors.get(key).ok_or_else(|| self.key_error(key, "missing"))
     }
+}
 
-    fn read_f32(&self, key: &str, tensor: &StoredTensor) -> Result<Vec<f32>> {
-        let bytes = tensor.read().map_err(|e| self.key_error(key, format!("unreadable (truncated file?): {e}")))?;
-        let values = match tensor.dtype() {
-            DType::F32 => bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            DType::F64 => {
-                bytes.chunks_exact(8).map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")) as f32).collect()
-            }
-            DType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_ne_bytes([b[0], b[1]]).to_f32()).collect(),
-            DType::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()).collect(),
-            other => return Err(self.key_error(key, format!("dtype {other:?}, expected a float tensor"))),
-        };
-        Ok(values)
+// ---- TorchScript detection ---------------------------------------------------------------------
+
+fn is_torchscript_entry(name: &str) -> bool {
+    name.ends_with("/constants.pkl") || name.contains("/code/")
+}
+
+fn torchscript_message(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "ViT-B-32.pt".into());
+    let out = Path::new(&name).with_extension("safetensors").to_string_lossy().into_owned();
+    format!(
+        "this is a TorchScript archive (such as OpenAI's original CLIP download), which cannot be read without \
+         PyTorch. Convert it once to safetensors (in its folder, with torch and safetensors installed):\n  \
+         python -c \"import torch,safetensors.torch as st; st.save_file({{k:v.float().contiguous() for k,v in \
+         torch.jit.load('{name}',map_location='cpu').state_dict().items()}}, '{out}')\"\n\
+         then use {out}"
+    )
+}
+
+/// The entry names of a zip archive, from its central directory; `None` if it cannot be parsed
+/// (then the regular reader reports the problem).
+fn zip_entry_names(file: &mut std::fs::File) -> Option<Vec<String>> {
+    let len = file.seek(SeekFrom::End(0)).ok()?;
+    let tail_len = len.min(22 + 65535);
+    file.seek(SeekFrom::Start(len - tail_len)).ok()?;
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact(&mut tail).ok()?;
+    // End-of-central-directory record: signature PK\5\6, directory size at +12, offset at +16.
+    let eocd = tail.windows(4).rposition(|w| w == b"PK\x05\x06")?;
+    let u32_at = |b: &[u8], i: usize| Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?));
+    let u16_at = |b: &[u8], i: usize| Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?) as usize);
+    let dir_size = u32_at(&tail, eocd + 12)? as u64;
+    let dir_offset = u32_at(&tail, eocd + 16)? as u64;
+    if dir_offset == u32::MAX as u64 || dir_offset + dir_size > len || dir_size > 64 << 20 {
+        return None; // zip64 or damaged
     }
+    file.seek(SeekFrom::Start(dir_offset)).ok()?;
+    let mut dir = vec![0u8; dir_size as usize];
+    file.read_exact(&mut dir).ok()?;
+    let mut names = Vec::new();
+    let mut at = 0;
+    while dir.get(at..at + 4) == Some(b"PK\x01\x02") {
+        let (name_len, extra_len, comment_len) = (u16_at(&dir, at + 28)?, u16_at(&dir, at + 30)?, u16_at(&dir, at + 32)?);
+        names.push(String::from_utf8_lossy(dir.get(at + 46..at + 46 + name_len)?).into_owned());
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Some(names)
 }
 
 /// The key and reason of a [`Error::CheckpointKey`], for the loaders' tests.

@@ -5,19 +5,17 @@
 //! - transformers `CLIPModel` / `CLIPTextModel` safetensors (`vision_model.encoder.layers.0.self_attn.q_proj.weight`,
 //!   …) with the `config.json` beside them.
 //!
-//! OpenAI's original `ViT-B-32.pt` is a TorchScript archive, which burn-store cannot read; it is
-//! recognised and the one-line conversion is printed instead.
-use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+//! OpenAI's original `ViT-B-32.pt` is a TorchScript archive, which burn-store cannot read;
+//! [`Checkpoint::open`] recognises it and prints the one-line conversion instead.
+use std::path::Path;
 
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::store::burn_pack::Tensor as PackTensor;
-use burn::store::{ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge};
+use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, bridge};
 use burn::tensor::TensorData;
 use serde_json::Value;
 
+use super::checkpoint::Checkpoint;
 use crate::models::clip::{Activation, Clip, ClipConfig, TextConfig, TextPooling, TextTransformer, TransformerConfig, VisionConfig};
 use crate::{Error, Result};
 
@@ -30,73 +28,24 @@ pub enum ClipLayout {
     Hf,
 }
 
-/// The tensors of one checkpoint file, by name (data is read lazily).
-pub struct StateDict {
-    pub path: PathBuf,
-    tensors: BTreeMap<String, PackTensor>,
+/// Opens a CLIP checkpoint. A `state_dict` wrapper and DataParallel's `module.` prefix, which
+/// some fine-tuning scripts save, are removed.
+pub fn open_clip_checkpoint(path: &Path) -> Result<Checkpoint> {
+    Ok(Checkpoint::open(path)?.strip_prefix("state_dict.").strip_prefix("module."))
 }
 
-impl StateDict {
-    /// Reads the tensor index of a `.safetensors` file or a torch `.pt`/`.pth` (zip or legacy
-    /// pickle) state dict. A `state_dict` wrapper and DataParallel's `module.` prefix are removed.
-    pub fn read(path: &Path) -> Result<StateDict> {
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut head = [0u8; 9];
-        file.read_exact(&mut head).map_err(|_| Error::checkpoint(path, "the file is empty or truncated (fewer than 9 bytes)"))?;
-        let is_zip = head.starts_with(b"PK\x03\x04");
-        if is_zip && zip_entry_names(&mut file).is_some_and(|names| names.iter().any(|n| is_torchscript_entry(n))) {
-            return Err(Error::checkpoint(path, torchscript_message(path)));
-        }
-        // safetensors: a little-endian u64 header length, then the JSON header.
-        let safetensors = !is_zip && (head[8] == b'{' || path.extension().is_some_and(|e| e == "safetensors"));
-        let tensors = if safetensors {
-            SafetensorsStore::from_file(path).get_all_tensors().map(|t| t.clone()).map_err(|e| e.to_string())
-        } else {
-            PytorchStore::from_file(path).get_all_tensors().map(|t| t.clone()).map_err(|e| e.to_string())
-        }
-        .map_err(|e| Error::checkpoint(path, format!("not a readable {} checkpoint (truncated or damaged?): {e}", if safetensors { "safetensors" } else { "PyTorch" })))?;
-        let strip = |key: &str| {
-            let key = key.strip_prefix("state_dict.").unwrap_or(key);
-            key.strip_prefix("module.").unwrap_or(key).to_string()
-        };
-        let tensors = tensors.into_iter().map(|(k, v)| (strip(&k), v)).collect();
-        Ok(StateDict { path: path.to_path_buf(), tensors })
-    }
-
-    pub fn contains(&self, key: &str) -> bool {
-        self.tensors.contains_key(key)
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.tensors.keys().map(String::as_str)
-    }
-
-    /// The shape of `key`, or a "missing" error naming the file and the key.
-    pub fn shape(&self, key: &str) -> Result<Vec<usize>> {
-        self.tensors
-            .get(key)
-            .map(|t| t.shape.to_vec())
-            .ok_or_else(|| Error::checkpoint_key(&self.path, key, "missing"))
-    }
-
-    /// The data of `key` as f32 (f16/bf16/f64 checkpoints are converted).
-    pub fn data(&self, key: &str) -> Result<TensorData> {
-        let tensor = self.tensors.get(key).ok_or_else(|| Error::checkpoint_key(&self.path, key, "missing"))?;
-        let data = bridge::to_data(tensor).map_err(|e| Error::checkpoint_key(&self.path, key, format!("unreadable data ({e}); is the file truncated?")))?;
-        Ok(data.convert::<f32>())
-    }
-
-    /// The layout its keys follow.
-    pub fn layout(&self) -> Result<ClipLayout> {
+impl ClipLayout {
+    /// The layout `state`'s keys follow.
+    pub fn of(state: &Checkpoint) -> Result<ClipLayout> {
         // transformers 5 saves a bare CLIPTextModel without the `text_model.` prefix.
-        if self.contains("text_model.embeddings.token_embedding.weight") || self.contains("embeddings.token_embedding.weight") {
+        if state.contains("text_model.embeddings.token_embedding.weight") || state.contains("embeddings.token_embedding.weight") {
             Ok(ClipLayout::Hf)
-        } else if self.contains("token_embedding.weight") || self.contains("visual.conv1.weight") {
+        } else if state.contains("token_embedding.weight") || state.contains("visual.conv1.weight") {
             Ok(ClipLayout::OpenClip)
         } else {
-            let first: Vec<&str> = self.keys().take(5).collect();
+            let first: Vec<&str> = state.keys().take(5).collect();
             Err(Error::checkpoint(
-                &self.path,
+                state.path(),
                 format!("not a CLIP checkpoint: neither `token_embedding.weight` (OpenAI/open_clip) nor `text_model.embeddings.token_embedding.weight` (transformers) is present; first keys: {first:?}"),
             ))
         }
@@ -106,8 +55,8 @@ impl StateDict {
 /// Loads a CLIP model (both towers). `config` overrides what is read from `config.json` (HF) or
 /// inferred from the tensor shapes (open_clip).
 pub fn load_clip(path: &Path, config: Option<ClipConfig>, device: &Device) -> Result<(Clip, ClipConfig)> {
-    let state = StateDict::read(path)?;
-    let layout = state.layout()?;
+    let state = open_clip_checkpoint(path)?;
+    let layout = ClipLayout::of(&state)?;
     let config = match config {
         Some(c) => c,
         None => match layout {
@@ -127,8 +76,8 @@ pub fn load_clip(path: &Path, config: Option<ClipConfig>, device: &Device) -> Re
 /// Loads a text tower alone: a transformers `CLIPTextModel` (as Stable Diffusion ships it, no
 /// projection) or the text half of a full CLIP checkpoint in either layout.
 pub fn load_clip_text(path: &Path, config: Option<TextConfig>, device: &Device) -> Result<(TextTransformer, TextConfig)> {
-    let state = StateDict::read(path)?;
-    let layout = state.layout()?;
+    let state = open_clip_checkpoint(path)?;
+    let layout = ClipLayout::of(&state)?;
     let config = match config {
         Some(c) => c,
         None => match layout {
@@ -166,7 +115,7 @@ pub enum Source {
 /// Reads every parameter of `model` from `state` (PyTorch layout, our module paths mapped to
 /// checkpoint keys by `source`), checking presence and shape first so that errors name the
 /// checkpoint key.
-fn apply<M: Module>(model: &mut M, state: &StateDict, source: impl Fn(&str) -> Source) -> Result<()> {
+fn apply<M: Module>(model: &mut M, state: &Checkpoint, source: impl Fn(&str) -> Source) -> Result<()> {
     let mut expected = PyTorchParams::default();
     model.visit(&mut expected);
     let mut tensors = Vec::with_capacity(expected.params.len());
@@ -177,7 +126,7 @@ fn apply<M: Module>(model: &mut M, state: &StateDict, source: impl Fn(&str) -> S
     let result = model.apply(tensors, None, Some(Box::new(PyTorchToBurnAdapter)), false);
     if !result.missing.is_empty() || !result.errors.is_empty() {
         let detail = result.missing.first().map(|(p, _)| format!("`{p}` not filled")).or_else(|| result.errors.first().map(|e| e.to_string()));
-        return Err(Error::checkpoint(&state.path, format!("internal key map error: {}", detail.unwrap_or_default())));
+        return Err(Error::checkpoint(state.path(), format!("internal key map error: {}", detail.unwrap_or_default())));
     }
     Ok(())
 }
@@ -222,28 +171,26 @@ impl ModuleVisitor for PyTorchParams {
     }
 }
 
-fn read_source(state: &StateDict, src: &Source, want: &[usize]) -> Result<TensorData> {
+fn read_source(state: &Checkpoint, src: &Source, want: &[usize]) -> Result<TensorData> {
     let mismatch = |key: &str, got: &[usize], want: &[usize]| {
-        Error::checkpoint_key(&state.path, key, format!("shape {got:?}, expected {want:?}"))
+        Error::checkpoint_key(state.path(), key, format!("shape {got:?}, expected {want:?}"))
     };
     match src {
         Source::Key(key) => {
             let got = state.shape(key)?;
             // A 0-d scalar (logit_scale) fills a [1] parameter.
-            let scalar = got.is_empty() && want == [1];
-            if got != want && !scalar {
-                return Err(mismatch(key, &got, want));
+            if got != want && !(got.is_empty() && want == [1]) {
+                return Err(mismatch(key, got, want));
             }
-            let data = state.data(key)?;
-            Ok(if scalar { TensorData::new(data.try_into_vec::<f32>().unwrap_or_default(), [1]) } else { data })
+            Ok(TensorData::new(state.values(key)?, want.to_vec()))
         }
         Source::Transposed(key) => {
             let got = state.shape(key)?;
             let flipped: Vec<usize> = got.iter().rev().copied().collect();
             if got.len() != 2 || flipped != want {
-                return Err(mismatch(key, &got, &[want[1], want[0]]));
+                return Err(mismatch(key, got, &[want[1], want[0]]));
             }
-            let values = state.data(key)?.try_into_vec::<f32>().unwrap_or_default();
+            let values = state.values(key)?;
             let (rows, cols) = (got[0], got[1]);
             let mut out = vec![0.0f32; values.len()];
             for r in 0..rows {
@@ -259,9 +206,9 @@ fn read_source(state: &StateDict, src: &Source, want: &[usize]) -> Result<Tensor
             for key in keys {
                 let got = state.shape(key)?;
                 if got != part {
-                    return Err(mismatch(key, &got, &part));
+                    return Err(mismatch(key, got, &part));
                 }
-                values.extend(state.data(key)?.try_into_vec::<f32>().unwrap_or_default());
+                values.extend(state.values(key)?);
             }
             Ok(TensorData::new(values, want.to_vec()))
         }
@@ -342,10 +289,10 @@ fn hf_block_source(path: &str, prefix: &str) -> Source {
 
 /// The open_clip config of an OpenAI-layout state dict, from its shapes (heads = width / 64,
 /// QuickGELU: OpenAI's weights were trained with it).
-pub fn infer_open_clip_config(state: &StateDict) -> Result<ClipConfig> {
+pub fn infer_open_clip_config(state: &Checkpoint) -> Result<ClipConfig> {
     let dim = |key: &str, axis: usize| -> Result<usize> {
         let shape = state.shape(key)?;
-        shape.get(axis).copied().ok_or_else(|| Error::checkpoint_key(&state.path, key, format!("shape {shape:?} has no axis {axis}")))
+        shape.get(axis).copied().ok_or_else(|| Error::checkpoint_key(state.path(), key, format!("shape {shape:?} has no axis {axis}")))
     };
     let count_layers = |prefix: &str| {
         state
@@ -366,7 +313,7 @@ pub fn infer_open_clip_config(state: &StateDict) -> Result<ClipConfig> {
     let text_layers = count_layers("transformer.resblocks.");
     if vision_layers == 0 || text_layers == 0 {
         let key = if vision_layers == 0 { "visual.transformer.resblocks.0.ln_1.weight" } else { "transformer.resblocks.0.ln_1.weight" };
-        return Err(Error::checkpoint_key(&state.path, key, "missing"));
+        return Err(Error::checkpoint_key(state.path(), key, "missing"));
     }
     Ok(ClipConfig {
         embed_dim,
@@ -486,54 +433,6 @@ fn read_config_json(checkpoint: &Path) -> Result<Value> {
         Error::checkpoint(checkpoint, format!("transformers layout needs its config.json beside it ({}: {e})", path.display()))
     })?;
     serde_json::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
-}
-
-// ---- TorchScript detection ---------------------------------------------------------------------
-
-fn is_torchscript_entry(name: &str) -> bool {
-    name.ends_with("/constants.pkl") || name.contains("/code/")
-}
-
-fn torchscript_message(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "ViT-B-32.pt".into());
-    let out = Path::new(&name).with_extension("safetensors").to_string_lossy().into_owned();
-    format!(
-        "this is a TorchScript archive (OpenAI's original CLIP download), which cannot be read without \
-         PyTorch. Convert it once to safetensors (in its folder, with torch and safetensors installed):\n  \
-         python -c \"import torch,safetensors.torch as st; st.save_file({{k:v.float().contiguous() for k,v in \
-         torch.jit.load('{name}',map_location='cpu').state_dict().items()}}, '{out}')\"\n\
-         then use {out}"
-    )
-}
-
-/// The entry names of a zip archive, from its central directory; `None` if it cannot be parsed
-/// (then the regular reader reports the problem).
-fn zip_entry_names(file: &mut std::fs::File) -> Option<Vec<String>> {
-    let len = file.seek(SeekFrom::End(0)).ok()?;
-    let tail_len = len.min(22 + 65535);
-    file.seek(SeekFrom::Start(len - tail_len)).ok()?;
-    let mut tail = vec![0u8; tail_len as usize];
-    file.read_exact(&mut tail).ok()?;
-    // End-of-central-directory record: signature PK\5\6, directory size at +12, offset at +16.
-    let eocd = tail.windows(4).rposition(|w| w == b"PK\x05\x06")?;
-    let u32_at = |b: &[u8], i: usize| Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?));
-    let u16_at = |b: &[u8], i: usize| Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?) as usize);
-    let dir_size = u32_at(&tail, eocd + 12)? as u64;
-    let dir_offset = u32_at(&tail, eocd + 16)? as u64;
-    if dir_offset == u32::MAX as u64 || dir_offset + dir_size > len || dir_size > 64 << 20 {
-        return None; // zip64 or damaged
-    }
-    file.seek(SeekFrom::Start(dir_offset)).ok()?;
-    let mut dir = vec![0u8; dir_size as usize];
-    file.read_exact(&mut dir).ok()?;
-    let mut names = Vec::new();
-    let mut at = 0;
-    while dir.get(at..at + 4) == Some(b"PK\x01\x02") {
-        let (name_len, extra_len, comment_len) = (u16_at(&dir, at + 28)?, u16_at(&dir, at + 30)?, u16_at(&dir, at + 32)?);
-        names.push(String::from_utf8_lossy(dir.get(at + 46..at + 46 + name_len)?).into_owned());
-        at += 46 + name_len + extra_len + comment_len;
-    }
-    Some(names)
 }
 
 #[cfg(test)]
