@@ -108,6 +108,19 @@ def features(out):
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
+def open_clip_cases(d, model, pixels, tokens):
+    """encode_image and encode_text cases of an open_clip model, their arrays saved in `d`."""
+    with torch.no_grad():
+        image = model.encode_image(torch.from_numpy(pixels)).numpy()
+        text = model.encode_text(torch.from_numpy(tokens)).numpy()
+    return [
+        {"op": "encode_image", "inputs": {"pixels": save(d, "pixels.npy", pixels)},
+         "outputs": {"features": save(d, "image_features.npy", image)}, **TOLERANCE},
+        {"op": "encode_text", "inputs": {"tokens": save(d, "tokens.npy", tokens)},
+         "outputs": {"features": save(d, "text_features.npy", text)}, **TOLERANCE},
+    ]
+
+
 def open_clip_fixture(root, name, quick_gelu, fmt, s=SMALL, tokens=None):
     d = fresh(name, root)
     cfg = open_clip_cfg(quick_gelu, s)
@@ -125,15 +138,7 @@ def open_clip_fixture(root, name, quick_gelu, fmt, s=SMALL, tokens=None):
     pixels = rng.standard_normal((2, 3, s["image"], s["image"])).astype(np.float32)
     if tokens is None:
         tokens = token_batch(s["vocab"], s["context"], 0, rng)
-    with torch.no_grad():
-        image = model.encode_image(torch.from_numpy(pixels)).numpy()
-        text = model.encode_text(torch.from_numpy(tokens)).numpy()
-    cases = [
-        {"op": "encode_image", "inputs": {"pixels": save(d, "pixels.npy", pixels)},
-         "outputs": {"features": save(d, "image_features.npy", image)}, **TOLERANCE},
-        {"op": "encode_text", "inputs": {"tokens": save(d, "tokens.npy", tokens)},
-         "outputs": {"features": save(d, "text_features.npy", text)}, **TOLERANCE},
-    ]
+    cases = open_clip_cases(d, model, pixels, tokens)
     write_manifest(d, {"model": "clip", "layout": "open_clip", "config": cfg, "checkpoint": checkpoint, "cases": cases})
 
 
@@ -251,15 +256,7 @@ def full_fixtures(root):
     safetensors.torch.save_file({k: v.contiguous() for k, v in model.state_dict().items()}, d / "model.safetensors")
     rng = np.random.default_rng(4)
     pixels = rng.standard_normal((2, 3, 224, 224)).astype(np.float32)
-    with torch.no_grad():
-        image = model.encode_image(torch.from_numpy(pixels)).numpy()
-        text = model.encode_text(torch.from_numpy(tokens)).numpy()
-    cases = [
-        {"op": "encode_image", "inputs": {"pixels": save(d, "pixels.npy", pixels)},
-         "outputs": {"features": save(d, "image_features.npy", image)}, **TOLERANCE},
-        {"op": "encode_text", "inputs": {"tokens": save(d, "tokens.npy", tokens)},
-         "outputs": {"features": save(d, "text_features.npy", text)}, **TOLERANCE},
-    ]
+    cases = open_clip_cases(d, model, pixels, tokens)
     write_manifest(d, {"model": "clip", "layout": "open_clip", "config": cfg, "checkpoint": "model.safetensors", "cases": cases})
 
     # openai/clip-vit-base-patch32's config: QuickGELU, legacy eos_token_id 2; padded with the end token.
