@@ -14,6 +14,11 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// The generator of a committed fixture file (path relative to tests/fixtures).
+fn fixture_generator(file: &str, device: &Device) -> deltastudio::models::stylegan2::Generator {
+    stylegan2::load(&fixtures().join(file), None, None, device).unwrap().generator
+}
+
 fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
     (a - b).abs().max().into_scalar::<f32>()
 }
@@ -133,9 +138,7 @@ fn noise_modes() {
 fn single_sample_path_matches_batched() {
     // one sample modulates the conv weights, a batch scales the activations: same result
     let device = Device::flex();
-    let g = stylegan2::load(&fixtures().join("parity/stylegan2_zip_32/generator.pt"), None, None, &device)
-        .unwrap()
-        .generator;
+    let g = fixture_generator("parity/stylegan2_zip_32/generator.pt", &device);
     let z = Tensor::random([2 * g.n_latent(), g.config.style_dim], Distribution::Normal(0.0, 1.0), &device);
     let wplus = g.mapping(z).reshape([2, g.n_latent(), g.config.style_dim]);
     let batched = g.synthesis(wplus.clone(), &Noise::Stored);
@@ -147,9 +150,7 @@ fn single_sample_path_matches_batched() {
 #[test]
 fn preview_is_the_skip_at_lower_resolution() {
     let device = Device::flex();
-    let g = stylegan2::load(&fixtures().join("parity/stylegan2_legacy_64/generator.pt"), None, None, &device)
-        .unwrap()
-        .generator;
+    let g = fixture_generator("parity/stylegan2_legacy_64/generator.pt", &device);
     let styles =
         g.styles(g.broadcast(Tensor::random([1, g.config.style_dim], Distribution::Normal(0.0, 1.0), &device)));
     assert_eq!(g.synthesis_preview(&styles, &Noise::Stored, 16).dims(), [1, 3, 16, 16]);

@@ -1,6 +1,11 @@
 //! `deltastudio models`: every model file the app knows, where it looked, and what it found.
+use std::path::Path;
+
 use burn::prelude::Device;
-use deltastudio::weights::registry::{self, WeightsPath};
+use deltastudio::models::delta_mapper::DeltaMapperConfig;
+use deltastudio::weights;
+use deltastudio::weights::registry::{self, FileKind, KnownFile, WeightsPath};
+use deltastudio::world::judge::Judge;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,7 +41,7 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
                     println!("          sha256 {hash}{check}");
                 }
                 if args.check {
-                    match registry::check_loads(k, path, &Device::flex()) {
+                    match check_loads(k, path, &Device::flex()) {
                         Ok(summary) => println!("          loads: {summary}"),
                         Err(e) => println!("          DOES NOT LOAD: {e}"),
                     }
@@ -53,4 +58,76 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Loads `path` with the loader of its kind (on `device`) and describes what it holds; the error
+/// names the first tensor that does not fit.
+fn check_loads(known: &KnownFile, path: &Path, device: &Device) -> deltastudio::Result<String> {
+    Ok(match known.kind {
+        FileKind::Clip => {
+            let (_, config) = weights::clip::load_clip(path, None, device)?;
+            format!(
+                "CLIP: {} px images, {}-d embeddings, {} vision / {} text layers",
+                config.vision.image_size, config.embed_dim, config.vision.transformer.layers, config.text.transformer.layers
+            )
+        }
+        FileKind::StyleGan2 => {
+            let loaded = weights::stylegan2::load(path, None, None, device)?;
+            let config = &loaded.generator.config;
+            format!("StyleGAN2 {}², {} latents, S = {} dims", config.size, config.n_latent(), loaded.generator.style_space().conv_dim())
+        }
+        FileKind::E4e => {
+            let model = weights::e4e::load(path, None, device)?;
+            format!("e4e encoder + StyleGAN2 {}² generator", model.decoder.config.size)
+        }
+        FileKind::DeltaMapper => {
+            weights::delta_mapper::load_delta_mapper(path, &DeltaMapperConfig::default(), "", device)?;
+            "Delta Mapper, official 1024² layout".to_string()
+        }
+        FileKind::RelevanceMatrix => {
+            let matrix = weights::delta_mapper::load_relevance_matrix(path, FFHQ_S_DIM, CLIP_DIM, device)?;
+            format!("relevance matrix {:?}", matrix.dims())
+        }
+        FileKind::Judge => {
+            Judge::load(path, device)?;
+            "attribute judge".to_string()
+        }
+    })
+}
+
+/// S-space size of the FFHQ 1024² generator and CLIP ViT-B/32's embedding size: the shape fs3.npy
+/// must have.
+const FFHQ_S_DIM: usize = 6048;
+const CLIP_DIM: usize = 512;
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use deltastudio::weights::registry::KNOWN_FILES;
+
+    fn known(file: &str) -> &'static KnownFile {
+        KNOWN_FILES.iter().find(|k| k.file == file).expect("known file")
+    }
+
+    fn fixture(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity").join(path)
+    }
+
+    #[test]
+    fn check_loads_describes_a_generator_that_fits() {
+        let summary = check_loads(known("stylegan2-ffhq-config-f.pt"), &fixture("stylegan2_zip_32/generator.pt"), &Device::flex())
+            .expect("the fixture generator loads");
+        assert!(summary.starts_with("StyleGAN2 32²"), "{summary}");
+    }
+
+    #[test]
+    fn check_loads_names_the_first_tensor_that_does_not_fit() {
+        // A reduced Delta Mapper is not the official 1024² layout that net_face.pth must have.
+        let err = check_loads(known("net_face.pth"), &fixture("delta_mapper_small/net.pth"), &Device::flex())
+            .expect_err("a reduced mapper is not the official layout");
+        let message = err.to_string();
+        assert!(message.contains("net.pth") && message.contains("tensor `"), "{message}");
+    }
 }
