@@ -8,9 +8,9 @@ use clap::Subcommand;
 use deltastudio::device::{self, DevicePreference};
 use deltastudio::train::TrainOptions;
 use deltastudio::train::judge::{JudgeTraining, accuracy_map, evaluate};
-use deltastudio::weights::registry::WeightsPath;
+use deltastudio::weights::registry::{JUDGE_FILE, WeightsPath};
 use deltastudio::world::captions::{TemplateSet, caption};
-use deltastudio::world::judge::{JUDGE_FILE, Judge, JudgeConfig};
+use deltastudio::world::judge::{Judge, JudgeConfig};
 use deltastudio::world::{Attributes, Factor, contact_sheet, render, sample_attributes};
 
 #[derive(clap::Args)]

@@ -36,9 +36,12 @@ pub enum FileKind {
     Judge,
 }
 
+/// The built-in attribute judge, relative to a weights directory.
+pub const JUDGE_FILE: &str = "builtin/judge.safetensors";
+
 pub const KNOWN_FILES: &[KnownFile] = &[
     KnownFile {
-        file: crate::world::judge::JUDGE_FILE,
+        file: JUDGE_FILE,
         purpose: "attribute judge of the built-in domain: the referee of edit quality",
         source: "ships with DeltaStudio; reproduce with the command in weights/builtin/judge.json",
         sha256: None,

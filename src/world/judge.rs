@@ -17,9 +17,6 @@ use image::RgbImage;
 use super::factors::{Attributes, Factor};
 use crate::Error;
 
-/// The judge's file in the weights search path.
-pub const JUDGE_FILE: &str = "builtin/judge.safetensors";
-
 #[derive(Config, Debug)]
 pub struct JudgeConfig {
     /// Images are resized to this square size first.
