@@ -38,6 +38,14 @@ pub enum FileKind {
 
 /// The built-in attribute judge, relative to a weights directory.
 pub const JUDGE_FILE: &str = "builtin/judge.safetensors";
+/// The built-in domain's models (64² portraits), each in its official counterpart's key layout so
+/// that one loader reads both; their manifests (`*.json` beside them) record how they were made.
+pub const BUILTIN_CLIP_FILE: &str = "builtin/clip.safetensors";
+pub const BUILTIN_GENERATOR_FILE: &str = "builtin/stylegan2.safetensors";
+pub const BUILTIN_ENCODER_FILE: &str = "builtin/e4e.safetensors";
+pub const BUILTIN_MAPPER_FILE: &str = "builtin/delta_mapper.safetensors";
+pub const BUILTIN_STRAIGHTFORWARD_MAPPER_FILE: &str = "builtin/delta_mapper_straightforward.safetensors";
+pub const BUILTIN_RELEVANCE_FILE: &str = "builtin/relevance.npy";
 
 pub const KNOWN_FILES: &[KnownFile] = &[
     KnownFile {
@@ -48,6 +56,60 @@ pub const KNOWN_FILES: &[KnownFile] = &[
         size: None,
         builtin: true,
         kind: FileKind::Judge,
+    },
+    KnownFile {
+        file: BUILTIN_CLIP_FILE,
+        purpose: "CLIP of the built-in domain (open_clip layout): text and image features for DeltaEdit",
+        source: "ships with DeltaStudio; reproduce with `deltastudio train clip` (weights/builtin/clip.json)",
+        sha256: None,
+        size: None,
+        builtin: true,
+        kind: FileKind::Clip,
+    },
+    KnownFile {
+        file: BUILTIN_GENERATOR_FILE,
+        purpose: "StyleGAN2 generator of the built-in domain (rosinality layout, 64²)",
+        source: "ships with DeltaStudio; reproduce with `deltastudio train gan` (weights/builtin/stylegan2.json)",
+        sha256: None,
+        size: None,
+        builtin: true,
+        kind: FileKind::StyleGan2,
+    },
+    KnownFile {
+        file: BUILTIN_ENCODER_FILE,
+        purpose: "e4e-style encoder of the built-in domain: inverts portraits into w+",
+        source: "ships with DeltaStudio; reproduce with `deltastudio train gan` (weights/builtin/stylegan2.json)",
+        sha256: None,
+        size: None,
+        builtin: true,
+        kind: FileKind::E4e,
+    },
+    KnownFile {
+        file: BUILTIN_MAPPER_FILE,
+        purpose: "Delta Mapper of the built-in domain (net_face.pth layout)",
+        source: "ships with DeltaStudio; reproduce with `deltastudio train mapper` (weights/builtin/delta_mapper.json)",
+        sha256: None,
+        size: None,
+        builtin: true,
+        kind: FileKind::DeltaMapper,
+    },
+    KnownFile {
+        file: BUILTIN_STRAIGHTFORWARD_MAPPER_FILE,
+        purpose: "baseline: the paper's straightforward mapper (trained on target image features)",
+        source: "ships with DeltaStudio; reproduce with `deltastudio train mapper --straightforward`",
+        sha256: None,
+        size: None,
+        builtin: true,
+        kind: FileKind::DeltaMapper,
+    },
+    KnownFile {
+        file: BUILTIN_RELEVANCE_FILE,
+        purpose: "relevance matrix of the built-in domain (fs3.npy orientation) for the β threshold",
+        source: "ships with DeltaStudio; reproduce with `deltastudio train relevance` (weights/builtin/relevance.json)",
+        sha256: None,
+        size: None,
+        builtin: true,
+        kind: FileKind::RelevanceMatrix,
     },
     KnownFile {
         file: "ViT-B-32.safetensors",
