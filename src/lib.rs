@@ -4,6 +4,7 @@
 //! `models` know nothing of files, the UI or pipelines.
 pub mod app;
 pub mod device;
+pub mod engine;
 pub mod error;
 pub mod models;
 pub mod parity;

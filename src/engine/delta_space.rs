@@ -1,0 +1,168 @@
+//! DeltaSpace (paper 000, §3.1): the CLIP side of DeltaEdit. Image and text features, the text
+//! delta between a source and a target prompt, and the condition the Delta Mapper reads.
+//!
+//! The two domains feed CLIP differently: the official FFHQ path follows DeltaEdit's code
+//! (images resized ×7-nearest/avg-pool to 224² without mean/std; prompts averaged over the 79
+//! ImageNet templates; neutral text "face"); the built-in domain uses its own CLIP's training
+//! input (CLIP mean/std at the model's size; a prompt as written, as the captions it learnt from).
+use burn::prelude::*;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+
+use crate::models::clip::preprocess::{CLIP_MEAN, CLIP_STD, DELTAEDIT_SIZE, deltaedit_resize};
+use crate::models::clip::tokenizer::ClipTokenizer;
+use crate::models::clip::{Clip, ClipConfig, l2_normalize};
+use crate::world::captions::NEUTRAL;
+use crate::{Error, Result};
+
+/// DeltaEdit's prompt ensemble (`utils/map_tool.py`): CLIP's ImageNet templates without
+/// "a photo of many {}.".
+const IMAGENET_TEMPLATES: &str = include_str!("../../assets/imagenet_templates.txt");
+
+/// Which world the models come from; decides how CLIP is fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Domain {
+    /// Our procedural portraits and the models trained on them.
+    Builtin,
+    /// The official FFHQ StyleGAN2, e4e, CLIP ViT-B/32 and DeltaEdit files.
+    Ffhq,
+}
+
+impl Domain {
+    /// The source prompt of the paper's text-prompt setting when the user gives none.
+    pub fn neutral_prompt(self) -> &'static str {
+        match self {
+            Domain::Builtin => NEUTRAL,
+            Domain::Ffhq => "face",
+        }
+    }
+
+    /// Templates a prompt is averaged over.
+    pub fn templates(self) -> Vec<&'static str> {
+        match self {
+            Domain::Builtin => vec!["{}"],
+            Domain::Ffhq => IMAGENET_TEMPLATES.lines().filter(|l| !l.is_empty()).collect(),
+        }
+    }
+}
+
+/// CLIP with its tokenizer, fed the way `domain` needs.
+pub struct DeltaSpace {
+    pub clip: Clip,
+    pub config: ClipConfig,
+    pub domain: Domain,
+    tokenizer: ClipTokenizer,
+    device: Device,
+}
+
+impl DeltaSpace {
+    pub fn new(clip: Clip, config: ClipConfig, domain: Domain, device: &Device) -> Result<Self> {
+        if domain == Domain::Ffhq && config.vision.image_size != DELTAEDIT_SIZE {
+            return Err(Error::Config(format!(
+                "the FFHQ path feeds CLIP {DELTAEDIT_SIZE}² images; this CLIP takes {}²",
+                config.vision.image_size
+            )));
+        }
+        Ok(DeltaSpace { clip, config, domain, tokenizer: ClipTokenizer::new()?, device: device.clone() })
+    }
+
+    /// Unit image features of `images` ([B, 3, H, W] in [−1, 1]) → [B, E].
+    pub fn image_features(&self, images: Tensor<4>) -> Result<Tensor<2>> {
+        let pixels = match self.domain {
+            Domain::Ffhq => deltaedit_resize(images)?,
+            Domain::Builtin => {
+                let size = self.config.vision.image_size;
+                let [_, _, h, w] = images.dims();
+                let images = if (h, w) == (size, size) {
+                    images
+                } else {
+                    interpolate(images, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([size, size]))
+                };
+                let mean = Tensor::<1>::from_floats(CLIP_MEAN, &self.device).reshape([1, 3, 1, 1]);
+                let std = Tensor::<1>::from_floats(CLIP_STD, &self.device).reshape([1, 3, 1, 1]);
+                ((images + 1.0) / 2.0 - mean) / std
+            }
+        };
+        Ok(self.clip.encode_image_normalized(pixels))
+    }
+
+    /// The unit text features of `prompts` ([N, E]), each the normalised mean of its unit
+    /// features over the domain's templates (CLIP's `zeroshot_classifier`).
+    pub fn text_features(&self, prompts: &[&str]) -> Result<Tensor<2>> {
+        let templates = self.domain.templates();
+        let context = self.config.text.context_length;
+        let mut rows = Vec::with_capacity(prompts.len());
+        for prompt in prompts {
+            let texts: Vec<String> = templates.iter().map(|t| t.replace("{}", prompt)).collect();
+            let ids = self.tokenizer.tokenize_batch(&texts, context)?;
+            let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [texts.len(), context]), &self.device);
+            let mean = self.clip.encode_text_normalized(tokens).mean_dim(0);
+            rows.push(l2_normalize(mean));
+        }
+        Ok(Tensor::cat(rows, 0))
+    }
+
+    /// DeltaEdit's `GetDt`: t(target) − t(source), not normalised ([1, E]).
+    pub fn text_delta(&self, source: &str, target: &str) -> Result<Tensor<2>> {
+        let features = self.text_features(&[source, target])?;
+        Ok(features.clone().slice([1..2]) - features.slice([0..1]))
+    }
+}
+
+/// The Delta Mapper's condition: [unit image feature ‖ delta / max(‖delta‖, 1e-5)] ([B, 2E]).
+/// `image_features` must already be unit rows.
+pub fn condition(image_features: Tensor<2>, delta: Tensor<2>) -> Tensor<2> {
+    let norm = delta.clone().square().sum_dim(1).sqrt().clamp_min(1e-5);
+    Tensor::cat(vec![image_features, delta / norm], 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::clip::{Activation, TextConfig, TextPooling, TransformerConfig, VisionConfig};
+
+    fn tiny(image_size: usize) -> ClipConfig {
+        let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
+        ClipConfig {
+            embed_dim: 8,
+            vision: VisionConfig::new(image_size, image_size / 2, tower(Activation::QuickGelu), 8),
+            text: TextConfig::new(12, 49408, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
+        }
+    }
+
+    #[test]
+    fn ffhq_prompts_average_deltaedits_79_templates() {
+        let templates = Domain::Ffhq.templates();
+        assert_eq!(templates.len(), 79);
+        assert!(templates.iter().all(|t| t.contains("{}")));
+        assert!(!templates.contains(&"a photo of many {}."));
+        assert_eq!(Domain::Builtin.templates(), vec!["{}"]);
+    }
+
+    #[test]
+    fn delta_is_the_difference_of_unit_features_and_the_condition_is_unit_halves() {
+        let device = Device::flex();
+        let config = tiny(16);
+        let space = DeltaSpace::new(config.init(&device), config, Domain::Builtin, &device).unwrap();
+        let features = space.text_features(&["a face", "a face with red hair"]).unwrap();
+        let norms: Vec<f32> = features.clone().square().sum_dim(1).sqrt().into_data().try_to_vec::<f32>().unwrap();
+        assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-5), "{norms:?}");
+        let delta = space.text_delta("a face", "a face with red hair").unwrap();
+        let expected = features.clone().slice([1..2]) - features.slice([0..1]);
+        delta.clone().into_data().assert_approx_eq::<f32>(&expected.into_data(), Default::default());
+
+        // An image of another size is resized to the model's input first.
+        let image = space.image_features(Tensor::random([1, 3, 32, 32], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device)).unwrap();
+        let cond = condition(image, delta);
+        let halves: Vec<f32> = cond.reshape([2, 8]).square().sum_dim(1).sqrt().into_data().try_to_vec::<f32>().unwrap();
+        assert!(halves.iter().all(|n| (n - 1.0).abs() < 1e-4), "{halves:?}");
+    }
+
+    #[test]
+    fn the_ffhq_path_needs_a_224_clip() {
+        let device = Device::flex();
+        let config = tiny(16);
+        assert!(DeltaSpace::new(config.init(&device), config, Domain::Ffhq, &device).is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! Pipelines, independent of any UI: the same code serves `deltastudio edit`, `deltastudio eval`
+//! and the editor.
+pub mod delta_space;
+pub mod models;

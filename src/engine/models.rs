@@ -1,0 +1,149 @@
+//! The models of the GAN path (DeltaEdit-G) for one domain, found on the weights path and
+//! loaded with the loaders in `weights`: generator, encoder, CLIP, Delta Mapper, relevance matrix.
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+
+use super::delta_space::{DeltaSpace, Domain};
+use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
+use crate::models::e4e::Encoder4Editing;
+use crate::models::stylegan2::Generator;
+use crate::weights::registry::{
+    BUILTIN_CLIP_FILE, BUILTIN_ENCODER_FILE, BUILTIN_GENERATOR_FILE, BUILTIN_MAPPER_FILE, BUILTIN_RELEVANCE_FILE,
+    BUILTIN_STRAIGHTFORWARD_MAPPER_FILE, WeightsPath,
+};
+use crate::weights::{self};
+use crate::{Error, Result};
+
+/// Which Delta Mapper file to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapperKind {
+    /// DeltaEdit's mapper, trained on CLIP image deltas.
+    DeltaEdit,
+    /// The paper's straightforward baseline, trained on target image features.
+    Straightforward,
+}
+
+/// The files of one domain's GAN path, in the order they are needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GanFiles {
+    pub generator: &'static str,
+    pub encoder: &'static str,
+    pub clip: &'static [&'static str],
+    pub mapper: &'static str,
+    pub straightforward_mapper: Option<&'static str>,
+    pub relevance: &'static str,
+}
+
+impl GanFiles {
+    pub fn of(domain: Domain) -> GanFiles {
+        match domain {
+            Domain::Builtin => GanFiles {
+                generator: BUILTIN_GENERATOR_FILE,
+                encoder: BUILTIN_ENCODER_FILE,
+                clip: &[BUILTIN_CLIP_FILE],
+                mapper: BUILTIN_MAPPER_FILE,
+                straightforward_mapper: Some(BUILTIN_STRAIGHTFORWARD_MAPPER_FILE),
+                relevance: BUILTIN_RELEVANCE_FILE,
+            },
+            Domain::Ffhq => GanFiles {
+                generator: "stylegan2-ffhq-config-f.pt",
+                encoder: "e4e_ffhq_encode.pt",
+                clip: &["ViT-B-32.safetensors", "clip-vit-base-patch32/model.safetensors"],
+                mapper: "net_face.pth",
+                straightforward_mapper: None,
+                relevance: "fs3.npy",
+            },
+        }
+    }
+}
+
+/// Finds `file` on the weights path or says where it looked.
+pub fn find(weights: &WeightsPath, file: &str) -> Result<PathBuf> {
+    weights.find(file).ok_or_else(|| {
+        let looked: Vec<String> = weights.dirs.iter().map(|(origin, dir)| format!("{} ({origin})", dir.display())).collect();
+        Error::Invalid(format!("model file `{file}` not found; looked in {}; `deltastudio models` says where to get it", looked.join(", ")))
+    })
+}
+
+fn find_any(weights: &WeightsPath, files: &[&str]) -> Result<PathBuf> {
+    files.iter().find_map(|f| weights.find(f)).map_or_else(|| find(weights, files[0]), Ok)
+}
+
+/// Generator, encoder and CLIP: enough to invert images and to train a mapper.
+pub struct GanBase {
+    pub domain: Domain,
+    pub generator: Generator,
+    pub encoder: Encoder4Editing,
+    pub delta_space: DeltaSpace,
+    /// The files they came from.
+    pub paths: Vec<PathBuf>,
+}
+
+impl GanBase {
+    pub fn load(weights: &WeightsPath, domain: Domain, device: &Device) -> Result<GanBase> {
+        let files = GanFiles::of(domain);
+        let generator_path = find(weights, files.generator)?;
+        let encoder_path = find(weights, files.encoder)?;
+        let clip_path = find_any(weights, files.clip)?;
+        let generator = weights::stylegan2::load(&generator_path, None, None, device)?.generator;
+        let encoder = weights::e4e::load_encoder(&encoder_path, None, device)?;
+        if encoder.n_styles() != generator.n_latent() {
+            return Err(Error::checkpoint(
+                &encoder_path,
+                format!("the encoder gives {} w+ rows, the generator needs {}", encoder.n_styles(), generator.n_latent()),
+            ));
+        }
+        let (clip, clip_config) = weights::clip::load_clip(&clip_path, None, device)?;
+        let delta_space = DeltaSpace::new(clip, clip_config, domain, device)?;
+        Ok(GanBase { domain, generator, encoder, delta_space, paths: vec![generator_path, encoder_path, clip_path] })
+    }
+
+    /// The Delta Mapper layout that fits this generator and CLIP (the official one for FFHQ).
+    pub fn mapper_config(&self) -> Result<DeltaMapperConfig> {
+        mapper_config(&self.generator, self.delta_space.config.embed_dim)
+    }
+}
+
+/// The Delta Mapper layout for `generator`'s S space and a CLIP of width `clip_dim`.
+pub fn mapper_config(generator: &Generator, clip_dim: usize) -> Result<DeltaMapperConfig> {
+    let layers: Vec<(usize, usize)> = generator.style_space().conv.iter().map(|l| (l.resolution, l.channels)).collect();
+    DeltaMapperConfig::for_generator(&layers, 2 * clip_dim)
+}
+
+/// Everything DeltaEdit-G needs.
+pub struct GanModels {
+    pub base: GanBase,
+    pub mapper: DeltaMapper,
+    pub mapper_kind: MapperKind,
+    /// [S dims, CLIP dims], fs3.npy's orientation.
+    pub relevance: Tensor<2>,
+}
+
+impl GanModels {
+    pub fn load(weights: &WeightsPath, domain: Domain, mapper_kind: MapperKind, device: &Device) -> Result<GanModels> {
+        let base = GanBase::load(weights, domain, device)?;
+        let files = GanFiles::of(domain);
+        let mapper_file = match mapper_kind {
+            MapperKind::DeltaEdit => files.mapper,
+            MapperKind::Straightforward => files
+                .straightforward_mapper
+                .ok_or_else(|| Error::Invalid(format!("no straightforward baseline mapper exists for the {domain:?} domain")))?,
+        };
+        let mapper_path = find(weights, mapper_file)?;
+        let relevance_path = find(weights, files.relevance)?;
+        let mapper = load_mapper(&mapper_path, &base, device)?;
+        let s_dim = base.generator.style_space().conv_dim();
+        let relevance =
+            weights::delta_mapper::load_relevance_matrix(&relevance_path, s_dim, base.delta_space.config.embed_dim, device)?;
+        let mut base = base;
+        base.paths.extend([mapper_path, relevance_path]);
+        Ok(GanModels { base, mapper, mapper_kind, relevance })
+    }
+}
+
+/// Loads a Delta Mapper file whose layout must fit `base`'s generator and CLIP.
+pub fn load_mapper(path: &Path, base: &GanBase, device: &Device) -> Result<DeltaMapper> {
+    weights::delta_mapper::load_delta_mapper(path, &base.mapper_config()?, "", device)
+}
