@@ -2,3 +2,5 @@
 //! and the editor.
 pub mod delta_space;
 pub mod models;
+pub mod gan;
+pub mod session;

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 
 use super::delta_space::{DeltaSpace, Domain};
+use super::gan::{DirectionModel, Method};
+use burn::tensor::Distribution;
+
 use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
 use crate::models::e4e::Encoder4Editing;
 use crate::models::stylegan2::Generator;
@@ -14,16 +17,6 @@ use crate::weights::registry::{
 };
 use crate::weights::{self};
 use crate::{Error, Result};
-
-/// Which Delta Mapper file to load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MapperKind {
-    /// DeltaEdit's mapper, trained on CLIP image deltas.
-    DeltaEdit,
-    /// The paper's straightforward baseline, trained on target image features.
-    Straightforward,
-}
 
 /// The files of one domain's GAN path, in the order they are needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,35 +108,89 @@ pub fn mapper_config(generator: &Generator, clip_dim: usize) -> Result<DeltaMapp
 /// Everything DeltaEdit-G needs.
 pub struct GanModels {
     pub base: GanBase,
-    pub mapper: DeltaMapper,
-    pub mapper_kind: MapperKind,
+    pub direction: DirectionModel,
     /// [S dims, CLIP dims], fs3.npy's orientation.
     pub relevance: Tensor<2>,
 }
 
+/// Samples of z used to estimate the standard deviation of each S channel (global directions).
+const S_STD_SAMPLES: usize = 2000;
+
 impl GanModels {
-    pub fn load(weights: &WeightsPath, domain: Domain, mapper_kind: MapperKind, device: &Device) -> Result<GanModels> {
-        let base = GanBase::load(weights, domain, device)?;
+    pub fn load(weights: &WeightsPath, domain: Domain, method: Method, device: &Device) -> Result<GanModels> {
+        let mut base = GanBase::load(weights, domain, device)?;
         let files = GanFiles::of(domain);
-        let mapper_file = match mapper_kind {
-            MapperKind::DeltaEdit => files.mapper,
-            MapperKind::Straightforward => files
-                .straightforward_mapper
-                .ok_or_else(|| Error::Invalid(format!("no straightforward baseline mapper exists for the {domain:?} domain")))?,
-        };
-        let mapper_path = find(weights, mapper_file)?;
         let relevance_path = find(weights, files.relevance)?;
-        let mapper = load_mapper(&mapper_path, &base, device)?;
         let s_dim = base.generator.style_space().conv_dim();
         let relevance =
             weights::delta_mapper::load_relevance_matrix(&relevance_path, s_dim, base.delta_space.config.embed_dim, device)?;
-        let mut base = base;
-        base.paths.extend([mapper_path, relevance_path]);
-        Ok(GanModels { base, mapper, mapper_kind, relevance })
+        let direction = match method {
+            Method::DeltaEdit | Method::Straightforward => {
+                let file = if method == Method::DeltaEdit {
+                    files.mapper
+                } else {
+                    files.straightforward_mapper.ok_or_else(|| {
+                        Error::Invalid(format!("no straightforward baseline mapper exists for the {domain:?} domain"))
+                    })?
+                };
+                let path = find(weights, file)?;
+                let mapper = load_mapper(&path, &base, device)?;
+                base.paths.push(path);
+                if method == Method::DeltaEdit { DirectionModel::DeltaEdit(mapper) } else { DirectionModel::Straightforward(mapper) }
+            }
+            Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, device) },
+        };
+        base.paths.push(relevance_path);
+        Ok(GanModels { base, direction, relevance })
     }
+}
+
+/// Standard deviation of each S channel over random samples from z ([1, S dims]).
+fn s_std(generator: &Generator, device: &Device) -> Tensor<2> {
+    let z = Tensor::<2>::random([S_STD_SAMPLES, generator.config.style_dim], Distribution::Normal(0.0, 1.0), device);
+    let s = generator.styles(generator.broadcast(generator.mapping(z))).s();
+    s.var(0).sqrt()
 }
 
 /// Loads a Delta Mapper file whose layout must fit `base`'s generator and CLIP.
 pub fn load_mapper(path: &Path, base: &GanBase, device: &Device) -> Result<DeltaMapper> {
     weights::delta_mapper::load_delta_mapper(path, &base.mapper_config()?, "", device)
+}
+
+/// Tiny random models of the built-in layout for tests.
+#[cfg(test)]
+pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
+    use std::collections::BTreeMap;
+
+    use crate::models::clip::{Activation, ClipConfig, TextConfig, TextPooling, TransformerConfig, VisionConfig};
+    use crate::models::e4e::E4eConfig;
+    use crate::models::stylegan2::StyleGan2Config;
+
+    let width = 8;
+    let channels = BTreeMap::from([(4, width), (8, width), (16, width), (32, width), (64, 4)]);
+    let generator = StyleGan2Config::new(64).with_style_dim(width).with_n_mlp(2).with_channels(Some(channels)).init(device).unwrap();
+    let encoder_config = E4eConfig {
+        stylegan_size: 64,
+        stage_units: Some([1, 1, 1, 1]),
+        stage_channels: Some([4, 4, 8, width]),
+        ..E4eConfig::default()
+    };
+    let encoder = encoder_config.init(device).unwrap();
+    let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
+    let clip_config = ClipConfig {
+        embed_dim: 8,
+        vision: VisionConfig::new(16, 8, tower(Activation::QuickGelu), 8),
+        text: TextConfig::new(12, 49408, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
+    };
+    let delta_space = DeltaSpace::new(clip_config.init(device), clip_config, Domain::Builtin, device).unwrap();
+    let base = GanBase { domain: Domain::Builtin, generator, encoder, delta_space, paths: Vec::new() };
+    let mapper_config = base.mapper_config().unwrap();
+    let direction = match method {
+        Method::DeltaEdit => DirectionModel::DeltaEdit(mapper_config.init(device)),
+        Method::Straightforward => DirectionModel::Straightforward(mapper_config.init(device)),
+        Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, device) },
+    };
+    let s_dim = base.generator.style_space().conv_dim();
+    let relevance = crate::models::clip::l2_normalize(Tensor::random([s_dim, 8], Distribution::Normal(0.0, 1.0), device));
+    GanModels { base, direction, relevance }
 }

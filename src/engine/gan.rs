@@ -1,0 +1,115 @@
+//! DeltaEdit-G (paper 000, §3–4.1): a text edit becomes an S-space direction Δs.
+//!
+//! - DeltaEdit: the Delta Mapper reads the source S code and the condition
+//!   [image feature ‖ normalised text delta]; channels whose relevance to the text delta is
+//!   below β are zeroed (`GetBoundary`: |fs3 · Δt| < β, with the raw Δt).
+//! - Straightforward (Table I baseline): a mapper trained on target *image* features reads the
+//!   target *text* feature in place of the delta.
+//! - Global direction (StyleCLIP): Δs from the relevance matrix alone: r = fs3 · Δt, channels with
+//!   |r| < β zeroed, r / max|r| scaled by each channel's standard deviation.
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::delta_space::condition;
+use super::models::GanBase;
+use crate::models::delta_mapper::DeltaMapper;
+use crate::Result;
+
+/// How a text edit becomes Δs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    DeltaEdit,
+    Straightforward,
+    Global,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::DeltaEdit => "deltaedit",
+            Method::Straightforward => "straightforward",
+            Method::Global => "global",
+        }
+    }
+}
+
+/// One text edit: what to change, how much, how selectively.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextEdit {
+    /// The neutral description; `None` takes the domain's neutral prompt.
+    pub source: Option<String>,
+    pub target: String,
+    /// Multiplies Δs; 0 is the reconstruction, 1 the mapper's prediction.
+    pub strength: f32,
+    /// Relevance threshold: channels with |fs3 · Δt| < β are left alone; 0 keeps all.
+    pub beta: f32,
+}
+
+/// The model that turns a text delta into Δs.
+pub enum DirectionModel {
+    DeltaEdit(DeltaMapper),
+    Straightforward(DeltaMapper),
+    /// Per-channel standard deviation of S ([1, S dims]).
+    Global { s_std: Tensor<2> },
+}
+
+impl DirectionModel {
+    pub fn method(&self) -> Method {
+        match self {
+            DirectionModel::DeltaEdit(_) => Method::DeltaEdit,
+            DirectionModel::Straightforward(_) => Method::Straightforward,
+            DirectionModel::Global { .. } => Method::Global,
+        }
+    }
+}
+
+/// Δs of one (source, target) pair on one image, before β and strength.
+#[derive(Clone, Debug)]
+pub struct Direction {
+    /// [1, S dims]
+    pub delta_s: Tensor<2>,
+    /// |fs3 · Δt| per S channel, [1, S dims].
+    pub relevance: Tensor<2>,
+    /// Global directions are masked and normalised by β themselves (StyleCLIP); the mapper's are
+    /// masked afterwards.
+    pub global: bool,
+}
+
+impl Direction {
+    /// Δs with the channels under `beta` zeroed (strength not applied).
+    pub fn masked(&self, beta: f32) -> Tensor<2> {
+        if self.global {
+            let r = self.delta_s.clone() * self.relevance.clone().greater_equal_elem(beta).float();
+            let peak = r.clone().abs().max().clamp_min(1e-12).unsqueeze::<2>();
+            return r / peak;
+        }
+        self.delta_s.clone() * self.relevance.clone().greater_equal_elem(beta).float()
+    }
+}
+
+/// Computes the direction of `source → target` for an image with S code `s` ([1, S]) and unit
+/// CLIP image feature `image_feature` ([1, E]).
+pub fn direction(
+    base: &GanBase,
+    model: &DirectionModel,
+    relevance_matrix: &Tensor<2>,
+    s: Tensor<2>,
+    image_feature: Tensor<2>,
+    source: &str,
+    target: &str,
+) -> Result<Direction> {
+    let space = &base.delta_space;
+    let delta_t = space.text_delta(source, target)?;
+    let projection = delta_t.clone().matmul(relevance_matrix.clone().transpose());
+    let relevance = projection.clone().abs();
+    let (delta_s, global) = match model {
+        DirectionModel::DeltaEdit(mapper) => (mapper.forward(s, condition(image_feature, delta_t)), false),
+        DirectionModel::Straightforward(mapper) => {
+            let target_feature = space.text_features(&[target])?;
+            (mapper.forward(s, Tensor::cat(vec![image_feature, target_feature], 1)), false)
+        }
+        DirectionModel::Global { s_std } => (projection * s_std.clone(), true),
+    };
+    Ok(Direction { delta_s, relevance, global })
+}

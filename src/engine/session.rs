@@ -1,0 +1,254 @@
+//! An edit session on one image: invert once, then any number of edits where moving a slider only
+//! re-runs the synthesis.
+//!
+//! The image is inverted by the encoder into w+ and S (DeltaEdit decodes from both: edits change
+//! the conv styles, toRGB keeps reading w+), and its unit CLIP image feature is kept. Each
+//! (source, target) pair's direction is computed once and cached; strength, β, the stack and λ
+//! are applied on top of the cached Δs.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use burn::prelude::*;
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::gan::{Direction, TextEdit, direction};
+use super::models::GanModels;
+use crate::models::stylegan2::Noise;
+use crate::{Error, Result};
+
+/// An edit in the stack; disabled edits stay in the stack but do nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackedEdit {
+    pub edit: TextEdit,
+    pub enabled: bool,
+}
+
+/// Two edits and the position λ between them: s = (1 − λ)·s_A + λ·s_B.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blend {
+    pub a: TextEdit,
+    pub b: TextEdit,
+    pub lambda: f32,
+}
+
+/// What to apply to the inverted image: a stack of edits, then optionally a blend of two more.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EditStack {
+    pub edits: Vec<StackedEdit>,
+    pub blend: Option<Blend>,
+}
+
+impl EditStack {
+    pub fn single(edit: TextEdit) -> EditStack {
+        EditStack { edits: vec![StackedEdit { edit, enabled: true }], blend: None }
+    }
+
+    /// Every edit with the weight its Δs gets: its strength, times 1 − λ or λ in the blend.
+    fn weighted(&self) -> Vec<(&TextEdit, f32)> {
+        let mut out: Vec<(&TextEdit, f32)> = self.edits.iter().filter(|e| e.enabled).map(|e| (&e.edit, e.edit.strength)).collect();
+        if let Some(blend) = &self.blend {
+            out.push((&blend.a, (1.0 - blend.lambda) * blend.a.strength));
+            out.push((&blend.b, blend.lambda * blend.b.strength));
+        }
+        out
+    }
+}
+
+/// The encoder's view of an image.
+#[derive(Clone, Debug)]
+pub struct Inversion {
+    /// [1, rows, style_dim]
+    pub wplus: Tensor<3>,
+    /// [1, S dims]
+    pub s: Tensor<2>,
+    /// Unit CLIP feature of the input image, [1, E].
+    pub image_feature: Tensor<2>,
+}
+
+pub struct EditSession {
+    models: Arc<GanModels>,
+    inversion: Inversion,
+    directions: HashMap<(String, String), Direction>,
+    device: Device,
+}
+
+impl EditSession {
+    /// Inverts `image` (aligned; resized to the encoder's input size).
+    pub fn new(models: Arc<GanModels>, image: &RgbImage, device: &Device) -> Result<EditSession> {
+        let inversion = invert(&models, image, device)?;
+        Ok(EditSession { models, inversion, directions: HashMap::new(), device: device.clone() })
+    }
+
+    pub fn inversion(&self) -> &Inversion {
+        &self.inversion
+    }
+
+    pub fn models(&self) -> &GanModels {
+        &self.models
+    }
+
+    /// Computes (once) the direction of `edit`'s prompts.
+    pub fn prepare(&mut self, edit: &TextEdit) -> Result<()> {
+        let source = edit.source.clone().unwrap_or_else(|| self.models.base.domain.neutral_prompt().to_string());
+        let key = (source, edit.target.clone());
+        if !self.directions.contains_key(&key) {
+            if edit.target.trim().is_empty() {
+                return Err(Error::Invalid("the target prompt is empty".into()));
+            }
+            let m = &self.models;
+            let d = direction(
+                &m.base,
+                &m.direction,
+                &m.relevance,
+                self.inversion.s.clone(),
+                self.inversion.image_feature.clone(),
+                &key.0,
+                &key.1,
+            )?;
+            self.directions.insert(key, d);
+        }
+        Ok(())
+    }
+
+    fn cached(&self, edit: &TextEdit) -> &Direction {
+        let source = edit.source.as_deref().unwrap_or(self.models.base.domain.neutral_prompt());
+        &self.directions[&(source.to_string(), edit.target.clone())]
+    }
+
+    /// The edited S code ([1, S dims]).
+    pub fn edited_s(&mut self, stack: &EditStack) -> Result<Tensor<2>> {
+        let weighted = stack.weighted();
+        for (edit, _) in &weighted {
+            self.prepare(edit)?;
+        }
+        let mut s = self.inversion.s.clone();
+        for (edit, weight) in weighted {
+            if weight != 0.0 {
+                s = s + self.cached(edit).masked(edit.beta) * weight;
+            }
+        }
+        Ok(s)
+    }
+
+    /// The image of `stack` applied to the inverted image ([1, 3, H, W] in ≈[−1, 1]).
+    pub fn render_tensor(&mut self, stack: &EditStack) -> Result<Tensor<4>> {
+        let s = self.edited_s(stack)?;
+        self.models.base.generator.synthesis_s(s, self.inversion.wplus.clone(), &Noise::Stored)
+    }
+
+    pub fn render(&mut self, stack: &EditStack) -> Result<RgbImage> {
+        Ok(to_rgb_image(self.render_tensor(stack)?))
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+fn invert(models: &GanModels, image: &RgbImage, device: &Device) -> Result<Inversion> {
+    let base = &models.base;
+    let input = crate::models::e4e::image_to_input(image, device);
+    let wplus = base.encoder.encode(input.clone());
+    let s = base.generator.styles(wplus.clone()).s();
+    let image_feature = base.delta_space.image_features(input)?;
+    Ok(Inversion { wplus, s, image_feature })
+}
+
+/// The first image of `images` ([B, 3, H, W] in [−1, 1]) as RGB, clamped.
+pub fn to_rgb_image(images: Tensor<4>) -> RgbImage {
+    let [_, _, h, w] = images.dims();
+    let first = images.slice([0..1]).clamp(-1.0, 1.0);
+    let values: Vec<f32> = first.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
+    let plane = h * w;
+    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        image::Rgb(std::array::from_fn(|c| ((values[c * plane + i] + 1.0) * 127.5).round() as u8))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::gan::Method;
+    use crate::engine::models::tiny_models;
+    use crate::world::dataset::{held_out_seed, sample};
+
+    fn session(method: Method) -> EditSession {
+        let device = Device::flex();
+        let image = sample(held_out_seed(3), 64, false).image;
+        EditSession::new(Arc::new(tiny_models(method, &device)), &image, &device).unwrap()
+    }
+
+    fn edit(target: &str, strength: f32, beta: f32) -> TextEdit {
+        TextEdit { source: None, target: target.into(), strength, beta }
+    }
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    }
+
+    fn assert_close(a: Tensor<2>, b: Tensor<2>) {
+        let (a, b) = (values(a), values(b));
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "max difference {worst}");
+    }
+
+    #[test]
+    fn strength_zero_is_the_reconstruction() {
+        let mut session = session(Method::DeltaEdit);
+        let s = session.edited_s(&EditStack::single(edit("a face with red hair", 0.0, 0.0))).unwrap();
+        assert_close(s, session.inversion().s.clone());
+        let reconstruction = session.render(&EditStack::default()).unwrap();
+        assert_eq!(session.render(&EditStack::single(edit("a face with red hair", 0.0, 0.0))).unwrap(), reconstruction);
+    }
+
+    #[test]
+    fn beta_zero_keeps_every_channel_and_a_high_beta_none() {
+        let mut session = session(Method::DeltaEdit);
+        let e = edit("a smiling face", 1.0, 0.0);
+        session.prepare(&e).unwrap();
+        let direction = session.cached(&e).clone();
+        assert_close(direction.masked(0.0), direction.delta_s.clone());
+        assert!(values(direction.delta_s.clone()).iter().any(|v| v.abs() > 0.0));
+        assert!(values(direction.masked(10.0)).iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn edits_stack_by_adding_their_scaled_directions() {
+        let mut session = session(Method::DeltaEdit);
+        let (a, b) = (edit("a face with red hair", 0.7, 0.0), edit("a bald face", 1.5, 0.0));
+        let stack = EditStack {
+            edits: vec![
+                StackedEdit { edit: a.clone(), enabled: true },
+                StackedEdit { edit: b.clone(), enabled: true },
+                StackedEdit { edit: edit("a face with a hat", 2.0, 0.0), enabled: false },
+            ],
+            blend: None,
+        };
+        let stacked = session.edited_s(&stack).unwrap();
+        let da = session.edited_s(&EditStack::single(a)).unwrap() - session.inversion().s.clone();
+        let db = session.edited_s(&EditStack::single(b)).unwrap() - session.inversion().s.clone();
+        assert_close(stacked, session.inversion().s.clone() + da + db);
+    }
+
+    #[test]
+    fn blend_endpoints_are_the_single_edits() {
+        for method in [Method::DeltaEdit, Method::Global] {
+            let mut session = session(method);
+            let (a, b) = (edit("a face with red hair", 1.0, 0.0), edit("a face with blue hair", 0.5, 0.0));
+            let blend = |lambda| EditStack { edits: vec![], blend: Some(Blend { a: a.clone(), b: b.clone(), lambda }) };
+            assert_eq!(session.render(&blend(0.0)).unwrap(), session.render(&EditStack::single(a.clone())).unwrap());
+            assert_eq!(session.render(&blend(1.0)).unwrap(), session.render(&EditStack::single(b.clone())).unwrap());
+            let middle = session.edited_s(&blend(0.25)).unwrap();
+            let (sa, sb) = (session.edited_s(&EditStack::single(a.clone())).unwrap(), session.edited_s(&EditStack::single(b.clone())).unwrap());
+            assert_close(middle, sa * 0.75 + sb * 0.25);
+        }
+    }
+
+    #[test]
+    fn an_empty_target_is_refused() {
+        let mut session = session(Method::DeltaEdit);
+        assert!(session.render(&EditStack::single(edit("  ", 1.0, 0.0))).is_err());
+    }
+}
