@@ -29,6 +29,10 @@ enum Command {
     Clip(cli::clip::Args),
     /// The built-in domain: render portraits, datasets, the attribute judge.
     World(cli::world::Args),
+    /// Edit a portrait with a text prompt (DeltaEdit on StyleGAN2), without the editor.
+    Edit(cli::edit::Args),
+    /// Measure edit quality on held-out built-in portraits with the attribute judge.
+    Eval(cli::eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,8 @@ fn main() -> ExitCode {
         Some(Command::Models(a)) => cli::models::run(a, &weights),
         Some(Command::Clip(a)) => cli::clip::run(a, args.device, &weights),
         Some(Command::World(a)) => cli::world::run(a, args.device, &weights),
+        Some(Command::Edit(a)) => cli::edit::run(a, args.device, &weights),
+        Some(Command::Eval(a)) => cli::eval::run(a, args.device, &weights),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,9 @@
 //! (images resized ×7-nearest/avg-pool to 224² without mean/std; prompts averaged over the 79
 //! ImageNet templates; neutral text "face"); the built-in domain uses its own CLIP's training
 //! input (CLIP mean/std at the model's size; a prompt as written, as the captions it learnt from).
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
@@ -20,10 +23,11 @@ use crate::{Error, Result};
 const IMAGENET_TEMPLATES: &str = include_str!("../../assets/imagenet_templates.txt");
 
 /// Which world the models come from; decides how CLIP is fed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Domain {
     /// Our procedural portraits and the models trained on them.
+    #[default]
     Builtin,
     /// The official FFHQ StyleGAN2, e4e, CLIP ViT-B/32 and DeltaEdit files.
     Ffhq,
@@ -35,6 +39,15 @@ impl Domain {
         match self {
             Domain::Builtin => NEUTRAL,
             Domain::Ffhq => "face",
+        }
+    }
+
+    /// The relevance threshold β an edit starts with: DeltaEdit's default for FFHQ; for the
+    /// built-in domain, the value chosen on the benchmark (weights/builtin/delta_mapper.json).
+    pub fn default_beta(self) -> f32 {
+        match self {
+            Domain::Builtin => 0.0,
+            Domain::Ffhq => 0.03,
         }
     }
 
@@ -53,6 +66,8 @@ pub struct DeltaSpace {
     pub config: ClipConfig,
     pub domain: Domain,
     tokenizer: ClipTokenizer,
+    /// Text features already computed, by prompt: typing a prompt once is enough.
+    text_cache: Mutex<HashMap<String, Tensor<2>>>,
     device: Device,
 }
 
@@ -64,7 +79,7 @@ impl DeltaSpace {
                 config.vision.image_size
             )));
         }
-        Ok(DeltaSpace { clip, config, domain, tokenizer: ClipTokenizer::new()?, device: device.clone() })
+        Ok(DeltaSpace { clip, config, domain, tokenizer: ClipTokenizer::new()?, text_cache: Mutex::default(), device: device.clone() })
     }
 
     /// Unit image features of `images` ([B, 3, H, W] in [−1, 1]) → [B, E].
@@ -94,11 +109,17 @@ impl DeltaSpace {
         let context = self.config.text.context_length;
         let mut rows = Vec::with_capacity(prompts.len());
         for prompt in prompts {
+            if let Some(cached) = self.text_cache.lock().expect("text cache").get(*prompt) {
+                rows.push(cached.clone());
+                continue;
+            }
             let texts: Vec<String> = templates.iter().map(|t| t.replace("{}", prompt)).collect();
             let ids = self.tokenizer.tokenize_batch(&texts, context)?;
             let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [texts.len(), context]), &self.device);
             let mean = self.clip.encode_text_normalized(tokens).mean_dim(0);
-            rows.push(l2_normalize(mean));
+            let feature = l2_normalize(mean);
+            self.text_cache.lock().expect("text cache").insert(prompt.to_string(), feature.clone());
+            rows.push(feature);
         }
         Ok(Tensor::cat(rows, 0))
     }

@@ -16,9 +16,11 @@ use crate::models::delta_mapper::DeltaMapper;
 use crate::Result;
 
 /// How a text edit becomes Δs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
+    #[default]
+    #[value(name = "deltaedit")]
     DeltaEdit,
     Straightforward,
     Global,

@@ -4,3 +4,4 @@ pub mod delta_space;
 pub mod models;
 pub mod gan;
 pub mod session;
+pub mod benchmark;

@@ -1,0 +1,90 @@
+//! `deltastudio eval`: the edit-quality benchmark of the built-in domain (see
+//! `engine::benchmark`), for DeltaEdit or a baseline.
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use deltastudio::device::{self, DevicePreference};
+use deltastudio::engine::benchmark::{self, BenchmarkOptions};
+use deltastudio::engine::delta_space::Domain;
+use deltastudio::engine::gan::Method;
+use deltastudio::engine::models::{GanModels, find};
+use deltastudio::weights::registry::{JUDGE_FILE, WeightsPath};
+use deltastudio::world::judge::Judge;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// JSON Lines, one edit per line: {"source": "a face", "target": "a face with red hair", "expect": {"hair_color": "red"}}.
+    #[arg(long, value_name = "FILE")]
+    prompts: PathBuf,
+    /// Held-out renders per edit.
+    #[arg(long, default_value_t = 200)]
+    n: usize,
+    #[arg(long, value_enum, default_value_t = Method::DeltaEdit)]
+    method: Method,
+    #[arg(long, default_value_t = 1.0)]
+    strength: f32,
+    /// Relevance threshold β (default: the built-in domain's).
+    #[arg(long)]
+    beta: Option<f32>,
+    /// Also write the full report as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPath) -> anyhow::Result<()> {
+    let cases = benchmark::read_prompts(&args.prompts)?;
+    let selected = device::select(device_preference)?;
+    let device = selected.device.clone();
+    println!("device: {} ({})", selected.label, selected.reason);
+    let models = GanModels::load(weights, Domain::Builtin, args.method, &device).context("cannot load the built-in models")?;
+    let judge = Judge::load(&find(weights, JUDGE_FILE)?, &device)?;
+    let options = BenchmarkOptions { n: args.n, strength: args.strength, beta: args.beta.unwrap_or(Domain::Builtin.default_beta()) };
+
+    let bar = ProgressBar::new(cases.len() as u64);
+    bar.set_style(ProgressStyle::with_template("eval [{elapsed_precise}] {wide_bar} {pos}/{len} edits ({eta} left)").expect("valid template"));
+    let start = Instant::now();
+    let report = benchmark::run(Arc::new(models), &judge, &cases, options, &device, |done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+
+    println!("method {}, strength {}, β {}, {} renders per edit ({:.0} s)", report.method, options.strength, options.beta, options.n, start.elapsed().as_secs_f64());
+    println!("{:<58} {:>8} {:>8} {:>9} {:>8}", "target (expect)", "accuracy", "preserve", "PSNR out", "ms/edit");
+    for case in &report.cases {
+        let expect: Vec<String> = case.expect.iter().map(|(f, v)| format!("{f}={v}")).collect();
+        let label = format!("{} ({})", case.target, expect.join(", "));
+        println!(
+            "{:<58} {:>7.1}% {:>7.1}% {:>6.1} dB {:>8.1}",
+            truncate(&label, 58),
+            case.accuracy * 100.0,
+            case.preservation * 100.0,
+            case.psnr_outside_db,
+            case.ms_per_edit
+        );
+    }
+    println!(
+        "{:<58} {:>7.1}% {:>7.1}% {:>6.1} dB {:>8.1}",
+        "OVERALL (mean over edits)",
+        report.accuracy * 100.0,
+        report.preservation * 100.0,
+        report.psnr_outside_db,
+        report.ms_per_edit
+    );
+    println!("inversion: {:.1} ms per render", report.ms_per_inversion);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
