@@ -33,6 +33,8 @@ enum Command {
     Edit(cli::edit::Args),
     /// Measure edit quality on held-out built-in portraits with the attribute judge.
     Eval(cli::eval::Args),
+    /// Train the built-in domain's models.
+    Train(cli::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Some(Command::World(a)) => cli::world::run(a, args.device, &weights),
         Some(Command::Edit(a)) => cli::edit::run(a, args.device, &weights),
         Some(Command::Eval(a)) => cli::eval::run(a, args.device, &weights),
+        Some(Command::Train(a)) => cli::train::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,4 +3,6 @@ pub mod clip;
 pub mod edit;
 pub mod eval;
 pub mod models;
+pub mod train;
+pub mod train_clip;
 pub mod world;

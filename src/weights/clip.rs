@@ -11,7 +11,7 @@ use std::path::Path;
 
 use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, bridge};
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, bridge};
 use burn::tensor::TensorData;
 use serde_json::Value;
 
@@ -220,10 +220,13 @@ fn read_source(state: &Checkpoint, src: &Source, want: &[usize]) -> Result<Tenso
 /// open_clip keeps the text tower at the top level and `nn.MultiheadAttention`'s packed
 /// projection as bare parameters.
 fn open_clip_source(path: &str) -> Source {
-    match path.strip_prefix("text.") {
-        Some(text) => open_clip_text_source(text),
-        None => Source::Key(packed_in_proj(path)),
-    }
+    Source::Key(open_clip_key(path))
+}
+
+/// The open_clip key of one of our parameters (PyTorch names): the loader's and [`save_clip`]'s
+/// single key map.
+fn open_clip_key(path: &str) -> String {
+    packed_in_proj(path.strip_prefix("text.").unwrap_or(path))
 }
 
 fn open_clip_text_source(path: &str) -> Source {
@@ -283,6 +286,39 @@ fn hf_block_source(path: &str, prefix: &str) -> Source {
         .replacen("mlp.c_fc.", "mlp.fc1.", 1)
         .replacen("mlp.c_proj.", "mlp.fc2.", 1);
     Source::Key(format!("{layer}{renamed}"))
+}
+
+// ---- saving -------------------------------------------------------------------------------------
+
+/// Writes `model` as an open_clip state dict in safetensors (f16), the layout [`load_clip`] reads
+/// back (config inferred from the shapes, so heads must be width / 64).
+pub fn save_clip(model: &Clip, path: &Path, metadata: &[(&str, String)]) -> Result<()> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for tensor in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false) {
+        let key = open_clip_key(&tensor.name);
+        let data = bridge::into_data(tensor).map_err(|e| Error::checkpoint(path, format!("`{key}`: {e}")))?;
+        let mut shape = data.shape().to_vec();
+        // open_clip keeps the temperature as a 0-d scalar.
+        if key == "logit_scale" {
+            shape.clear();
+        }
+        let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::checkpoint(path, format!("`{key}`: {e:?}")))?;
+        let bytes = values.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect();
+        tensors.push((key, shape, bytes));
+    }
+    let views = tensors
+        .iter()
+        .map(|(key, shape, bytes)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F16, shape.clone(), bytes)
+                .map(|view| (key.clone(), view))
+                .map_err(|e| Error::checkpoint(path, format!("`{key}`: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    safetensors::serialize_to_file(views, Some(metadata), path).map_err(|e| Error::checkpoint(path, e.to_string()))
 }
 
 // ---- configs ------------------------------------------------------------------------------------
@@ -438,6 +474,36 @@ fn read_config_json(checkpoint: &Path) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A model written by [`save_clip`] loads back (config inferred from the shapes) and computes
+    /// the same features, up to f16 rounding.
+    #[test]
+    fn saved_clip_loads_back_with_the_same_outputs() {
+        let device = Device::flex();
+        let tower = |width| TransformerConfig::new(width, 2, width / 64, 2 * width, Activation::QuickGelu);
+        let config = ClipConfig {
+            embed_dim: 32,
+            vision: VisionConfig::new(16, 8, tower(64), 32),
+            text: TextConfig::new(8, 60, tower(128), TextPooling::Argmax).with_embed_dim(Some(32)),
+        };
+        let model = config.init(&device);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clip.safetensors");
+        save_clip(&model, &path, &[("note", "test".into())]).unwrap();
+        let (loaded, inferred) = load_clip(&path, None, &device).unwrap();
+        assert_eq!(inferred, config);
+
+        let pixels = Tensor::<4>::random([2, 3, 16, 16], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let tokens = Tensor::<2, Int>::from_data([[58i64, 3, 9, 59, 0, 0, 0, 0], [58, 7, 12, 40, 59, 0, 0, 0]], &device);
+        let close = |a: Tensor<2>, b: Tensor<2>| {
+            let scale = a.clone().abs().max().into_scalar::<f32>();
+            let diff = (a - b).abs().max().into_scalar::<f32>();
+            assert!(diff <= 1e-2 * scale, "max difference {diff} (scale {scale})");
+        };
+        close(model.encode_image(pixels.clone()), loaded.encode_image(pixels));
+        close(model.encode_text(tokens.clone()), loaded.encode_text(tokens));
+        assert!((model.logit_scale() - loaded.logit_scale()).abs() < 0.05);
+    }
 
     #[test]
     fn hf_keys_map_onto_open_clip_modules() {

@@ -33,8 +33,14 @@ pub fn clip_pixels(image: &RgbImage, size: usize, device: &Device) -> Tensor<3> 
     let left = ((resized.width() - size32) as f64 / 2.0).round() as u32;
     let top = ((resized.height() - size32) as f64 / 2.0).round() as u32;
     let cropped = imageops::crop_imm(&resized, left, top, size32, size32).to_image();
-    let chw = planar(&cropped, |c, v| (v / 255.0 - CLIP_MEAN[c]) / CLIP_STD[c]);
-    Tensor::from_data(TensorData::new(chw, [3, size, size]), device)
+    Tensor::from_data(TensorData::new(clip_normalized(&cropped), [3, size, size]), device)
+}
+
+/// An image already at CLIP's input size as planar [3, H, W] values normalized with
+/// [`CLIP_MEAN`]/[`CLIP_STD`] (what [`clip_pixels`] does after resizing), for building batches
+/// without a tensor per image.
+pub fn clip_normalized(image: &RgbImage) -> Vec<f32> {
+    planar(image, |c, v| (v / 255.0 - CLIP_MEAN[c]) / CLIP_STD[c])
 }
 
 /// An RGB image as [3, H, W] in [−1, 1] (`ToTensor` then `Normalize(0.5, 0.5)`), the range

@@ -1,7 +1,7 @@
 //! CLIP's text encoder: token + position embeddings, a causal transformer, `ln_final`, then the
 //! end-of-text token's state, projected. Usable alone (Stable Diffusion reads `hidden_states`).
 use burn::module::Param;
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +33,10 @@ impl TextConfig {
     pub fn init(&self, device: &Device) -> TextTransformer {
         let width = self.transformer.width;
         TextTransformer {
-            token_embedding: EmbeddingConfig::new(self.vocab_size, width).init(device),
+            // CLIP's N(0, 0.02²), not burn's N(0, 1): unit-scale embeddings would swamp the positions.
+            token_embedding: EmbeddingConfig::new(self.vocab_size, width)
+                .with_initializer(Initializer::Normal { mean: 0.0, std: 0.02 })
+                .init(device),
             positional_embedding: normal_param([self.context_length, width], 0.01, device),
             transformer: self.transformer.init(device),
             ln_final: self.transformer.layer_norm(device),
