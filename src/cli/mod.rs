@@ -1,4 +1,6 @@
 //! One module per subcommand. Errors become context-rich messages here, at the edge.
 pub mod clip;
 pub mod models;
+pub mod train;
+pub mod train_gan;
 pub mod world;

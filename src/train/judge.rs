@@ -3,13 +3,11 @@
 //! Batches are rendered on the fly by background threads (rendering a 64² portrait takes well
 //! under a millisecond), each image a fresh seed, and degraded at random, so the judge never
 //! sees an image twice. Seeds follow from the step index, so a resumed run sees the same data.
-use std::collections::BTreeMap;
-use std::sync::mpsc;
-
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
+use super::batches::spawn_ordered;
 use super::{Run, Summary, TrainOptions, Trainee, cosine_lr};
 use crate::world::dataset::{Degradations, Sample, held_out_seed, sample, training_seed};
 use crate::world::factors::{Attributes, Factor};
@@ -73,39 +71,6 @@ fn push_nchw(out: &mut Vec<f32>, image: &image::RgbImage) {
     }
 }
 
-/// Renders the batches of steps `start..end` on `cfg.workers` threads, delivered in step order.
-fn spawn_batches(cfg: &JudgeTraining, start: usize, end: usize, size: u32) -> mpsc::Receiver<Batch> {
-    let (tx, rx) = mpsc::sync_channel::<Batch>(4);
-    let workers = cfg.workers.max(1);
-    let (wtx, wrx) = mpsc::sync_channel::<(usize, Batch)>(2 * workers);
-    for w in 0..workers {
-        let cfg = cfg.clone();
-        let wtx = wtx.clone();
-        std::thread::spawn(move || {
-            for step in (start + w..end).step_by(workers) {
-                if wtx.send((step, make_batch(&cfg, step, size))).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    drop(wtx);
-    std::thread::spawn(move || {
-        let mut pending = BTreeMap::new();
-        let mut next = start;
-        for (step, batch) in wrx {
-            pending.insert(step, batch);
-            while let Some(batch) = pending.remove(&next) {
-                if tx.send(batch).is_err() {
-                    return;
-                }
-                next += 1;
-            }
-        }
-    });
-    rx
-}
-
 /// Trains the judge (resuming from `options.dir` if it holds checkpoints) and returns the
 /// inference network.
 pub fn train(cfg: &JudgeTraining, options: TrainOptions) -> Result<(JudgeNet, Summary)> {
@@ -114,7 +79,9 @@ pub fn train(cfg: &JudgeTraining, options: TrainOptions) -> Result<(JudgeNet, Su
     let fresh = Trainee { model: config.init(&device), optim: AdamConfig::new().init() };
     let options = TrainOptions { steps: cfg.steps, ..options };
     let run = Run::open(options, fresh)?;
-    let batches = spawn_batches(cfg, run.start_step(), cfg.steps, config.input_size as u32);
+    let size = config.input_size as u32;
+    let batch_cfg = cfg.clone();
+    let batches = spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| make_batch(&batch_cfg, step, size));
     let side = config.input_size;
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let batch = batches.recv().expect("the batch threads run until the last step");
