@@ -49,7 +49,11 @@ pub struct GanTraining {
     pub lr: f64,
     pub warmup: usize,
     pub l1_weight: f64,
-    /// e4e's delta regularisation: mean squared distance of the w+ rows from w0.
+    /// e4e's delta regularisation: mean squared distance of the w+ rows from w0, weighted
+    /// `delta_weight_early` for the first `delta_early_steps` steps (the encoder finds its way
+    /// freely), then `delta_weight` (w+ pulled towards one w, where samples from z live).
+    pub delta_weight_early: f64,
+    pub delta_early_steps: usize,
     pub delta_weight: f64,
     /// The share of renders made at 2× and downscaled.
     pub supersample_fraction: f32,
@@ -73,7 +77,9 @@ impl GanTraining {
             lr: 2e-3,
             warmup: 100,
             l1_weight: 0.5,
-            delta_weight: 0.02,
+            delta_weight_early: 0.02,
+            delta_early_steps: 900,
+            delta_weight: 1.0,
             supersample_fraction: 0.25,
             workers: 1,
             generator: StyleGan2Config::new(64).with_style_dim(128).with_n_mlp(4).with_channels(Some(channels)),
@@ -125,10 +131,21 @@ impl Autoencoder {
         let reconstruction = self.generator.synthesis(wplus.clone(), &Noise::Stored);
         (wplus, reconstruction)
     }
+
+    fn encoder_device(&self) -> Device {
+        self.encoder.latlayer1.weight.lazy_device()
+    }
 }
 
-/// The training loss and its parts (total, MSE, delta regularisation).
-pub fn loss(model: &Autoencoder, images: Tensor<4>, cfg: &GanTraining) -> (Tensor<1>, [f64; 3]) {
+impl GanTraining {
+    /// The weight of the delta regularisation at `step`.
+    pub fn delta_weight_at(&self, step: usize) -> f64 {
+        if step < self.delta_early_steps { self.delta_weight_early } else { self.delta_weight }
+    }
+}
+
+/// The training loss at `step` and its parts (total, MSE, delta regularisation).
+pub fn loss(model: &Autoencoder, images: Tensor<4>, cfg: &GanTraining, step: usize) -> (Tensor<1>, [f64; 3]) {
     let (wplus, reconstruction) = model.reconstruct(images.clone());
     let diff = reconstruction - images;
     let mse = diff.clone().square().mean();
@@ -136,7 +153,7 @@ pub fn loss(model: &Autoencoder, images: Tensor<4>, cfg: &GanTraining) -> (Tenso
     let rows = wplus.dims()[1];
     let w0 = wplus.clone().narrow(1, 0, 1).repeat_dim(1, rows);
     let delta = (wplus - w0).square().mean();
-    let total = mse.clone() + l1.mul_scalar(cfg.l1_weight) + delta.clone().mul_scalar(cfg.delta_weight);
+    let total = mse.clone() + l1.mul_scalar(cfg.l1_weight) + delta.clone().mul_scalar(cfg.delta_weight_at(step));
     let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
     let parts = [scalar(total.clone()), scalar(mse), scalar(delta)];
     (total, parts)
@@ -165,7 +182,7 @@ pub fn train(cfg: &GanTraining, options: TrainOptions) -> Result<(Autoencoder, S
     let size = cfg.generator.size as u32;
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let images = batches.recv().expect("the batch threads run until the last step");
-        let (total, [value, mse, delta]) = loss(&model, images_to_tensor(&images, size, &device), cfg);
+        let (total, [value, mse, delta]) = loss(&model, images_to_tensor(&images, size, &device), cfg, step);
         let grads = GradientsParams::from_grads(total.backward(), &model);
         let lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup, 0.05);
         let model = optim.step(lr, model, grads);
@@ -189,12 +206,6 @@ fn encoded_w_bank(model: &Autoencoder, cfg: &GanTraining) -> Tensor<2> {
         })
         .collect();
     Tensor::cat(chunks, 0)
-}
-
-impl Autoencoder {
-    fn encoder_device(&self) -> Device {
-        self.encoder.latlayer1.weight.lazy_device()
-    }
 }
 
 /// Sliced Wasserstein distance between two equally sized point sets `[N, D]` along `directions`

@@ -167,6 +167,12 @@ fn encoder_prefix(sd: &Checkpoint) -> Result<&'static str> {
         .ok_or_else(|| Error::checkpoint_key(sd.path(), "encoder.input_layer.0.weight", "missing: not an e4e checkpoint"))
 }
 
+/// Whether `path` holds pSp's generator beside the encoder (the official files; ours hold the
+/// encoder alone, its generator being a file of its own).
+pub fn has_decoder(path: &Path) -> Result<bool> {
+    Ok(Checkpoint::open(path)?.has_prefix(DECODER_PREFIX))
+}
+
 /// An e4e file loaded whole: the encoder (with `latent_avg`) and its generator, so that
 /// `decoder.synthesis(encoder.encode(image))` is e4e's inversion of `image`.
 pub struct E4eModel {
@@ -374,7 +380,7 @@ mod tests {
         // The official shapes give the official config.
         let (path, config) = fixture("e4e_small");
         let inferred = infer_config(&Checkpoint::open(&path).unwrap()).unwrap();
-        assert_eq!((inferred.stylegan_size, inferred.mode, inferred.stage_channels), (64, config.mode, config.stage_channels));
+        assert_eq!(inferred, config);
     }
 
     #[test]
