@@ -85,7 +85,7 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         "images_seen": summary.steps * cfg.batch,
         "wall_time_s": (summary.wall_time_s * 10.0).round() / 10.0,
         "resumed_from": summary.resumed_from,
-        "final_losses": summary.final_losses,
+        "final_losses": last_logged_losses(&args.run_dir)?,
         "precision": precision,
         "generator_file": BUILTIN_GENERATOR_FILE,
         "encoder_file": BUILTIN_ENCODER_FILE,
@@ -99,4 +99,13 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", manifest_path.display()))?;
     println!("manifest: {}", manifest_path.display());
     Ok(())
+}
+
+/// The last line of the run's loss log (also when this session resumed at the last step and
+/// logged nothing itself).
+fn last_logged_losses(run_dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let path = run_dir.join("losses.jsonl");
+    let log = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let last = log.lines().last().unwrap_or("null");
+    serde_json::from_str(last).with_context(|| format!("{}: the last line is not JSON", path.display()))
 }

@@ -91,7 +91,7 @@ impl GanTraining {
                 stage_channels: Some([16, 32, 64, 128]),
                 input_size: 64,
             },
-            mapping: MappingFit { bank: 2048, steps: 600, batch: 512, lr: 0.5, projections: 64 },
+            mapping: MappingFit { bank: 4096, steps: 2000, batch: 512, lr: 1.0, projections: 128 },
         }
     }
 
