@@ -42,8 +42,22 @@ pub struct Args {
 }
 
 pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
-    let cfg = GanTraining { steps: args.steps, batch: args.batch, lr: args.lr, seed: args.seed, workers: args.workers, ..GanTraining::builtin() };
-    let options = TrainOptions { dir: args.run_dir.clone(), steps: cfg.steps, checkpoint_every: 100, log_every: 10, keep: 2, label: "gan".into() };
+    let cfg = GanTraining {
+        steps: args.steps,
+        batch: args.batch,
+        lr: args.lr,
+        seed: args.seed,
+        workers: args.workers,
+        ..GanTraining::builtin()
+    };
+    let options = TrainOptions {
+        dir: args.run_dir.clone(),
+        steps: cfg.steps,
+        checkpoint_every: 100,
+        log_every: 10,
+        keep: 2,
+        label: "gan".into(),
+    };
     let (model, summary) = gan::train(&cfg, options).context("training the generator and encoder")?;
     let fitted = gan::fit_mapping(&model, &cfg).context("fitting the mapping network")?;
     println!("mapping fitted: distribution distance {:.5}", fitted.final_distance);
@@ -62,7 +76,13 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
     let judge_path = weights.find(JUDGE_FILE).with_context(|| format!("{JUDGE_FILE} not found on the weights path"))?;
     let judge = Judge::load(&judge_path, &device)?;
     let (metrics, pairs) = gan::evaluate(&generator, &loaded_encoder, &judge, args.eval_n, 16);
-    let (metrics_f32, _) = gan::evaluate(&fitted.generator, &gan::encoder_with_latent_avg(&encoder, fitted.latent_avg.clone()), &judge, args.eval_n.min(100), 0);
+    let (metrics_f32, _) = gan::evaluate(
+        &fitted.generator,
+        &gan::encoder_with_latent_avg(&encoder, fitted.latent_avg.clone()),
+        &judge,
+        args.eval_n.min(100),
+        0,
+    );
     println!("{}", serde_json::to_string_pretty(&metrics)?);
 
     if let Some(dir) = &args.sheets_dir {

@@ -178,7 +178,8 @@ pub fn train(cfg: &GanTraining, options: TrainOptions) -> Result<(Autoencoder, S
     let fresh = Trainee { model: cfg.init(&device)?, optim: AdamConfig::new().init() };
     let run = Run::open(TrainOptions { steps: cfg.steps, ..options }, fresh)?;
     let batch_cfg = cfg.clone();
-    let batches = spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| training_images(&batch_cfg, step));
+    let batches =
+        spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| training_images(&batch_cfg, step));
     let size = cfg.generator.size as u32;
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let images = batches.recv().expect("the batch threads run until the last step");
@@ -266,15 +267,32 @@ pub fn encoder_with_latent_avg(encoder: &Encoder4Editing, latent_avg: Tensor<1>)
 }
 
 /// Writes the generator (rosinality layout, `latent_avg`) and the encoder (e4e layout).
-pub fn export(fitted: &FittedMapping, encoder: &Encoder4Editing, generator_path: &Path, encoder_path: &Path, precision: Precision) -> Result<()> {
+pub fn export(
+    fitted: &FittedMapping,
+    encoder: &Encoder4Editing,
+    generator_path: &Path,
+    encoder_path: &Path,
+    precision: Precision,
+) -> Result<()> {
     crate::weights::stylegan2::save(generator_path, &fitted.generator, fitted.latent_avg.clone(), precision)?;
-    crate::weights::e4e::save_encoder(encoder_path, &encoder_with_latent_avg(encoder, fitted.latent_avg.clone()), precision)
+    crate::weights::e4e::save_encoder(
+        encoder_path,
+        &encoder_with_latent_avg(encoder, fitted.latent_avg.clone()),
+        precision,
+    )
 }
 
 /// Images `[B, 3, H, W]` (nominally [−1, 1]) → RGB images, clamped.
 pub fn tensor_to_images(images: Tensor<4>) -> Vec<RgbImage> {
     let [batch, _, h, w] = images.dims();
-    let values = images.clamp(-1.0, 1.0).add_scalar(1.0).mul_scalar(127.5).into_data().convert::<f32>().try_into_vec::<f32>().expect("float data");
+    let values = images
+        .clamp(-1.0, 1.0)
+        .add_scalar(1.0)
+        .mul_scalar(127.5)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("float data");
     let plane = h * w;
     (0..batch)
         .map(|b| {
@@ -289,7 +307,8 @@ pub fn tensor_to_images(images: Tensor<4>) -> Vec<RgbImage> {
 
 /// PSNR in dB of `b` against `a` (8-bit).
 pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
-    let mse = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / a.as_raw().len() as f64;
+    let mse = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>()
+        / a.as_raw().len() as f64;
     10.0 * (255.0f64.powi(2) / mse.max(1e-10)).log10()
 }
 
@@ -316,7 +335,13 @@ pub type Pairs = Vec<(RgbImage, RgbImage)>;
 
 /// Reconstructs `n` held-out renders and measures PSNR, the judge's accuracy and timings; returns
 /// the first `keep` pairs too.
-pub fn evaluate(generator: &Generator, encoder: &Encoder4Editing, judge: &Judge, n: usize, keep: usize) -> (GanMetrics, Pairs) {
+pub fn evaluate(
+    generator: &Generator,
+    encoder: &Encoder4Editing,
+    judge: &Judge,
+    n: usize,
+    keep: usize,
+) -> (GanMetrics, Pairs) {
     let device = encoder.latlayer1.weight.lazy_device();
     let size = generator.config.size as u32;
     let renders: Vec<_> = (0..n).map(|i| sample(held_out_seed(i as u64), size, false)).collect();
@@ -405,10 +430,20 @@ mod tests {
     fn a_few_steps_lower_the_reconstruction_loss_and_the_export_loads_back() {
         let cfg = tiny();
         let dir = tempfile::tempdir().unwrap();
-        let options = TrainOptions { dir: dir.path().to_path_buf(), steps: cfg.steps, checkpoint_every: 100, log_every: 1, keep: 1, label: "gan".into() };
+        let options = TrainOptions {
+            dir: dir.path().to_path_buf(),
+            steps: cfg.steps,
+            checkpoint_every: 100,
+            log_every: 1,
+            keep: 1,
+            label: "gan".into(),
+        };
         let (model, _) = train(&cfg, options).unwrap();
         let log = std::fs::read_to_string(dir.path().join("losses.jsonl")).unwrap();
-        let mse: Vec<f64> = log.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["mse"].as_f64().unwrap()).collect();
+        let mse: Vec<f64> = log
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["mse"].as_f64().unwrap())
+            .collect();
         let (first, last) = (mse[..3].iter().sum::<f64>(), mse[mse.len() - 3..].iter().sum::<f64>());
         assert!(last < 0.8 * first, "mse {mse:?}");
 

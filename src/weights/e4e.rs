@@ -107,13 +107,16 @@ pub fn infer_config(checkpoint: &Checkpoint) -> Result<E4eConfig> {
     }
     let coarse_convs = (0..).take_while(|i| checkpoint.contains(&key(&format!("styles.0.convs.{}.weight", GradualStyleBlock::sequential_index(*i))))).count();
     let with_se = checkpoint.contains(&key("body.0.res_layer.5.fc1.weight"));
-    let official = [(50, [3, 4, 14, 3])].into_iter().find(|(_, u)| *u == stage_units && stage_channels == E4eConfig::default().stage_channels());
+    // A ResNet-50/100/152 table with the official depths is written as the official config.
+    let official_depth = (stage_channels == E4eConfig::default().stage_channels())
+        .then(|| [50, 100, 152].into_iter().find(|&n| E4eConfig { num_layers: n, ..E4eConfig::default() }.stage_units().ok() == Some(stage_units)))
+        .flatten();
     Ok(E4eConfig {
-        num_layers: official.map_or(50, |(n, _)| n),
+        num_layers: official_depth.unwrap_or(50),
         mode: if with_se { BackboneMode::IrSe } else { BackboneMode::Ir },
         stylegan_size: 1 << ((n_styles + 2) / 2),
-        stage_units: official.is_none().then_some(stage_units),
-        stage_channels: official.is_none().then_some(stage_channels),
+        stage_units: official_depth.is_none().then_some(stage_units),
+        stage_channels: official_depth.is_none().then_some(stage_channels),
         input_size: 16 << coarse_convs,
     })
 }

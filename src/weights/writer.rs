@@ -98,10 +98,12 @@ impl TensorWriter {
         let views = encoded
             .iter()
             .map(|(key, shape, bytes)| {
-                let view = TensorView::new(dtype, shape.clone(), bytes).map_err(|e| Error::checkpoint(path, format!("`{key}`: {e}")))?;
+                let view = TensorView::new(dtype, shape.clone(), bytes)
+                    .map_err(|e| Error::checkpoint(path, format!("`{key}`: {e}")))?;
                 Ok((key.clone(), view))
             })
             .collect::<Result<Vec<_>>>()?;
-        safetensors::tensor::serialize_to_file(views, Some(metadata), path).map_err(|e| Error::checkpoint(path, e.to_string()))
+        safetensors::tensor::serialize_to_file(views, Some(metadata), path)
+            .map_err(|e| Error::checkpoint(path, e.to_string()))
     }
 }
