@@ -33,7 +33,7 @@ enum Command {
     Edit(cli::edit::Args),
     /// Measure edit quality on held-out built-in portraits with the attribute judge.
     Eval(cli::eval::Args),
-    /// Train the built-in domain's models.
+    /// Train DeltaStudio's own models (resumable: rerun the command to continue).
     Train(cli::train::Args),
 }
 
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         Some(Command::World(a)) => cli::world::run(a, args.device, &weights),
         Some(Command::Edit(a)) => cli::edit::run(a, args.device, &weights),
         Some(Command::Eval(a)) => cli::eval::run(a, args.device, &weights),
-        Some(Command::Train(a)) => cli::train::run(a),
+        Some(Command::Train(a)) => cli::train::run(a, args.device, &weights),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

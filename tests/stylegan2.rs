@@ -194,6 +194,31 @@ fn generator_under_a_key_prefix_loads() {
     assert_eq!(max_abs_diff(image, plain.generator.synthesis(wplus, &Noise::Stored)), 0.0);
 }
 
+#[test]
+fn a_saved_generator_loads_back_with_the_same_outputs() {
+    use deltastudio::weights::writer::Precision;
+    let device = Device::flex();
+    let config = StyleGan2Config::new(16).with_style_dim(8).with_n_mlp(2).with_channels(Some([(4, 8), (8, 8), (16, 4)].into()));
+    let generator = config.init(&device).unwrap();
+    let latent_avg = Tensor::<1>::random([8], Distribution::Normal(0.0, 1.0), &device);
+    let dir = tempfile::tempdir().unwrap();
+    let wplus = Tensor::<3>::random([2, config.n_latent(), 8], Distribution::Normal(0.0, 1.0), &device);
+    let z = Tensor::<2>::random([2, 8], Distribution::Normal(0.0, 1.0), &device);
+    let image = generator.synthesis(wplus.clone(), &Noise::Stored);
+    for (precision, tolerance) in [(Precision::F32, 1e-5), (Precision::F16, 2e-2)] {
+        let path = dir.path().join(format!("{precision:?}.safetensors"));
+        stylegan2::save(&path, &generator, latent_avg.clone(), precision).unwrap();
+        let loaded = stylegan2::load(&path, None, None, &device).unwrap();
+        assert_eq!(loaded.generator.config, config, "the config is inferred back");
+        let avg_gap = (loaded.latent_avg.unwrap() - latent_avg.clone()).abs().max().into_scalar::<f32>();
+        assert!(avg_gap < tolerance, "{precision:?}: latent_avg {avg_gap}");
+        let gap = max_abs_diff(loaded.generator.synthesis(wplus.clone(), &Noise::Stored), image.clone());
+        assert!(gap < tolerance, "{precision:?}: synthesis {gap}");
+        let mapped = (loaded.generator.mapping(z.clone()) - generator.mapping(z.clone())).abs().max().into_scalar::<f32>();
+        assert!(mapped < tolerance, "{precision:?}: mapping {mapped}");
+    }
+}
+
 fn load_error(path: &Path) -> Error {
     match stylegan2::load(path, None, None, &Device::flex()) {
         Ok(_) => panic!("{} loaded", path.display()),

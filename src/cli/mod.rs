@@ -5,4 +5,5 @@ pub mod eval;
 pub mod models;
 pub mod train;
 pub mod train_clip;
+pub mod train_gan;
 pub mod world;

@@ -76,9 +76,13 @@ fn check_loads(known: &KnownFile, path: &Path, device: &Device) -> deltastudio::
             let config = &loaded.generator.config;
             format!("StyleGAN2 {}², {} latents, S = {} dims", config.size, config.n_latent(), loaded.generator.style_space().conv_dim())
         }
-        FileKind::E4e => {
+        FileKind::E4e if weights::e4e::has_decoder(path)? => {
             let model = weights::e4e::load(path, None, device)?;
             format!("e4e encoder + StyleGAN2 {}² generator", model.decoder.config.size)
+        }
+        FileKind::E4e => {
+            let encoder = weights::e4e::load_encoder(path, None, device)?;
+            format!("e4e encoder, {}² input, {} w+ rows", encoder.input_size, encoder.n_styles())
         }
         FileKind::DeltaMapper => {
             weights::delta_mapper::load_delta_mapper(path, &DeltaMapperConfig::default(), "", device)?;

@@ -171,6 +171,7 @@ pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
     let generator = StyleGan2Config::new(64).with_style_dim(width).with_n_mlp(2).with_channels(Some(channels)).init(device).unwrap();
     let encoder_config = E4eConfig {
         stylegan_size: 64,
+        input_size: 64,
         stage_units: Some([1, 1, 1, 1]),
         stage_channels: Some([4, 4, 8, width]),
         ..E4eConfig::default()

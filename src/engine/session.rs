@@ -148,7 +148,7 @@ impl EditSession {
 
 fn invert(models: &GanModels, image: &RgbImage, device: &Device) -> Result<Inversion> {
     let base = &models.base;
-    let input = crate::models::e4e::image_to_input(image, device);
+    let input = crate::models::e4e::image_to_input(image, base.encoder.input_size as u32, device);
     let wplus = base.encoder.encode(input.clone());
     let s = base.generator.styles(wplus.clone()).s();
     let image_feature = base.delta_space.image_features(input)?;

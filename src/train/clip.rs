@@ -11,7 +11,8 @@ use burn::tensor::TensorData;
 use burn::tensor::activation::log_softmax;
 use serde::Serialize;
 
-use super::{Run, Summary, TrainOptions, Trainee, background_batches, cosine_lr};
+use super::batches::spawn_ordered;
+use super::{Run, Summary, TrainOptions, Trainee, cosine_lr};
 use crate::models::clip::preprocess::clip_normalized;
 use crate::models::clip::tokenizer::ClipTokenizer;
 use crate::models::clip::{Activation, Clip, ClipConfig, TextConfig, TextPooling, TransformerConfig, VisionConfig};
@@ -138,7 +139,7 @@ pub fn train(cfg: &ClipTraining, config: &ClipConfig, options: TrainOptions) -> 
     let run = Run::open(options, fresh)?;
     let tokenizer = std::sync::Arc::new(ClipTokenizer::new()?);
     let (batch_cfg, batch_config) = (cfg.clone(), config.clone());
-    let batches = background_batches(run.start_step(), cfg.steps, cfg.workers, move |step| make_batch(&batch_cfg, &batch_config, &tokenizer, step));
+    let batches = spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| make_batch(&batch_cfg, &batch_config, &tokenizer, step));
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let batch = batches.recv().expect("the batch threads run until the last step")?;
         let (pixels, tokens) = batch_tensors(batch, config, &device);

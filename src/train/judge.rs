@@ -7,7 +7,8 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
-use super::{Run, Summary, TrainOptions, Trainee, background_batches, cosine_lr};
+use super::batches::spawn_ordered;
+use super::{Run, Summary, TrainOptions, Trainee, cosine_lr};
 use crate::world::dataset::{Degradations, Sample, held_out_seed, sample, training_seed};
 use crate::world::factors::{Attributes, Factor};
 use crate::world::judge::{self, Judge, JudgeConfig, JudgeNet};
@@ -78,9 +79,10 @@ pub fn train(cfg: &JudgeTraining, options: TrainOptions) -> Result<(JudgeNet, Su
     let fresh = Trainee { model: config.init(&device), optim: AdamConfig::new().init() };
     let options = TrainOptions { steps: cfg.steps, ..options };
     let run = Run::open(options, fresh)?;
-    let side = config.input_size;
+    let size = config.input_size as u32;
     let batch_cfg = cfg.clone();
-    let batches = background_batches(run.start_step(), cfg.steps, cfg.workers, move |step| make_batch(&batch_cfg, step, side as u32));
+    let batches = spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| make_batch(&batch_cfg, step, size));
+    let side = config.input_size;
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let batch = batches.recv().expect("the batch threads run until the last step");
         let x = Tensor::<4>::from_data(TensorData::new(batch.images, [cfg.batch, 3, side, side]), &device);

@@ -9,13 +9,13 @@
 //! What a state is (one model and its optimizer, a generator/discriminator pair, …) is up to the
 //! trainer: it implements [`Checkpoint`]. Data must be a function of the step index (e.g. seeds
 //! derived from it) so that a resumed run sees the same batches as an uninterrupted one.
+pub mod batches;
 pub mod clip;
+pub mod gan;
 pub mod judge;
 
 use std::io::Write;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -229,45 +229,6 @@ fn save_checkpoint<S: Checkpoint>(options: &TrainOptions, state: &S, step: usize
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     Ok(())
-}
-
-/// Makes the batches of steps `start..end` with `make(step)` on `workers` background threads and
-/// delivers them in step order (batches render on the CPU while the model trains).
-pub fn background_batches<T: Send + 'static>(
-    start: usize,
-    end: usize,
-    workers: usize,
-    make: impl Fn(usize) -> T + Send + Clone + 'static,
-) -> mpsc::Receiver<T> {
-    let (tx, rx) = mpsc::sync_channel::<T>(4);
-    let workers = workers.max(1);
-    let (wtx, wrx) = mpsc::sync_channel::<(usize, T)>(2 * workers);
-    for w in 0..workers {
-        let make = make.clone();
-        let wtx = wtx.clone();
-        std::thread::spawn(move || {
-            for step in (start + w..end).step_by(workers) {
-                if wtx.send((step, make(step))).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    drop(wtx);
-    std::thread::spawn(move || {
-        let mut pending = BTreeMap::new();
-        let mut next = start;
-        for (step, batch) in wrx {
-            pending.insert(step, batch);
-            while let Some(batch) = pending.remove(&next) {
-                if tx.send(batch).is_err() {
-                    return;
-                }
-                next += 1;
-            }
-        }
-    });
-    rx
 }
 
 /// Learning rate with a linear warm-up and a cosine decay to `floor`·`peak`.

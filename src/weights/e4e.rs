@@ -1,6 +1,8 @@
 //! e4e checkpoints (`e4e_ffhq_encode.pt`): pSp's `{'state_dict': {encoder.*, decoder.*},
 //! 'latent_avg', 'opts'}`. [`load_encoder`] reads the encoder and `latent_avg`; [`load`] also
-//! reads `decoder.*`, the full rosinality generator e4e was trained with.
+//! reads `decoder.*`, the full rosinality generator e4e was trained with. Files without `opts`
+//! (plain state dicts, our safetensors) get their config from the tensor shapes; [`save_encoder`]
+//! writes the encoder in the same key layout.
 use std::path::Path;
 
 use burn::prelude::*;
@@ -8,7 +10,8 @@ use burn::store::pytorch_reader::{PickleValue, PytorchReader};
 
 use super::checkpoint::Checkpoint;
 use super::stylegan2::load_generator;
-use crate::models::e4e::{BottleneckIr, E4eConfig, Encoder4Editing, GradualStyleBlock, Shortcut};
+use super::writer::{Precision, TensorWriter};
+use crate::models::e4e::{BackboneMode, BottleneckIr, E4eConfig, Encoder4Editing, GradualStyleBlock, Shortcut};
 use crate::models::stylegan2::Generator;
 use crate::{Error, Result};
 
@@ -57,14 +60,120 @@ pub fn config_from_opts(opts: &E4eOpts) -> Result<E4eConfig> {
     Ok(E4eConfig { stylegan_size: opts.stylegan_size.unwrap_or(1024), ..E4eConfig::default() })
 }
 
-/// Loads the encoder and `latent_avg` from `path`. `config` defaults to the one its `opts` give.
+/// Loads the encoder and `latent_avg` from `path`. `config` defaults to the one its `opts` give,
+/// or, for a file without `opts`, to the one its shapes give ([`infer_config`]).
 pub fn load_encoder(path: &Path, config: Option<&E4eConfig>, device: &Device) -> Result<Encoder4Editing> {
     let opts = read_opts(path)?;
+    let checkpoint = Checkpoint::open(path)?;
     let config = match config {
         Some(c) => c.clone(),
+        None if opts == E4eOpts::default() => infer_config(&checkpoint)?,
         None => config_from_opts(&opts)?,
     };
-    read_encoder(&Checkpoint::open(path)?, &opts, &config, device)
+    read_encoder(&checkpoint, &opts, &config, device)
+}
+
+/// The config of the encoder in `checkpoint`, from its tensor shapes: the stage depths from the
+/// units' convs (a stage starts where the depth changes, as in the official table, so consecutive
+/// stages must differ in depth), SE from the presence of `res_layer.5`, `stylegan_size` from the
+/// number of style blocks, `input_size` from the convs of the first (coarse) block.
+pub fn infer_config(checkpoint: &Checkpoint) -> Result<E4eConfig> {
+    let prefix = encoder_prefix(checkpoint)?;
+    let path = checkpoint.path();
+    let key = |name: &str| format!("{prefix}{name}");
+    let dim = |name: &str, axis: usize| -> Result<usize> {
+        checkpoint.shape(&key(name))?.get(axis).copied().ok_or_else(|| Error::checkpoint_key(path, key(name), "too few dimensions"))
+    };
+    let n_units = (0..).take_while(|i| checkpoint.contains(&key(&format!("body.{i}.res_layer.1.weight")))).count();
+    let mut units: Vec<usize> = Vec::new();
+    let mut channels: Vec<usize> = Vec::new();
+    let mut depth = dim("input_layer.0.weight", 0)?;
+    for i in 0..n_units {
+        let unit_depth = dim(&format!("body.{i}.res_layer.1.weight"), 0)?;
+        if i == 0 || unit_depth != depth {
+            units.push(0);
+            channels.push(unit_depth);
+        }
+        *units.last_mut().expect("a stage was opened") += 1;
+        depth = unit_depth;
+    }
+    let (Ok(stage_units), Ok(stage_channels)) = (<[usize; 4]>::try_from(units.clone()), <[usize; 4]>::try_from(channels.clone())) else {
+        let reason = format!("the body's depths {channels:?} (units {units:?}) do not form 4 stages");
+        return Err(Error::checkpoint(path, reason));
+    };
+    let n_styles = (0..).take_while(|i| checkpoint.contains(&key(&format!("styles.{i}.linear.weight")))).count();
+    if n_styles < 2 || n_styles % 2 != 0 {
+        return Err(Error::checkpoint(path, format!("{n_styles} style blocks: not the w+ rows of a StyleGAN2 generator")));
+    }
+    let coarse_convs = (0..).take_while(|i| checkpoint.contains(&key(&format!("styles.0.convs.{}.weight", GradualStyleBlock::sequential_index(*i))))).count();
+    let with_se = checkpoint.contains(&key("body.0.res_layer.5.fc1.weight"));
+    // A ResNet-50/100/152 table with the official depths is written as the official config.
+    let official_depth = (stage_channels == E4eConfig::default().stage_channels())
+        .then(|| [50, 100, 152].into_iter().find(|&n| E4eConfig { num_layers: n, ..E4eConfig::default() }.stage_units().ok() == Some(stage_units)))
+        .flatten();
+    Ok(E4eConfig {
+        num_layers: official_depth.unwrap_or(50),
+        mode: if with_se { BackboneMode::IrSe } else { BackboneMode::Ir },
+        stylegan_size: 1 << ((n_styles + 2) / 2),
+        stage_units: official_depth.is_none().then_some(stage_units),
+        stage_channels: official_depth.is_none().then_some(stage_channels),
+        input_size: 16 << coarse_convs,
+    })
+}
+
+/// Writes `encoder` (with its `latent_avg`) under `encoder.`, the keys [`load_encoder`] reads.
+pub fn save_encoder(path: &Path, encoder: &Encoder4Editing, precision: Precision) -> Result<()> {
+    let Some(latent_avg) = &encoder.latent_avg else {
+        return Err(Error::Invalid("e4e: an encoder is saved with its latent_avg".into()));
+    };
+    let mut writer = TensorWriter::new();
+    let prefix = ENCODER_PREFIXES[1];
+    let input = &encoder.input_layer;
+    writer.conv2d(&format!("{prefix}input_layer.0"), &input.conv);
+    writer.batch_norm(&format!("{prefix}input_layer.1"), &input.bn);
+    writer.prelu(&format!("{prefix}input_layer.2"), &input.prelu);
+    for (i, unit) in encoder.body.iter().enumerate() {
+        let unit_prefix = format!("{prefix}body.{i}");
+        if let Shortcut::Projection(p) = &unit.shortcut {
+            writer.conv2d(&format!("{unit_prefix}.shortcut_layer.0"), &p.conv);
+            writer.batch_norm(&format!("{unit_prefix}.shortcut_layer.1"), &p.bn);
+        }
+        let res = format!("{unit_prefix}.res_layer");
+        writer.batch_norm(&format!("{res}.0"), &unit.bn_in);
+        writer.conv2d(&format!("{res}.1"), &unit.conv1);
+        writer.prelu(&format!("{res}.2"), &unit.prelu);
+        writer.conv2d(&format!("{res}.3"), &unit.conv2);
+        writer.batch_norm(&format!("{res}.4"), &unit.bn_out);
+        if let Some(se) = &unit.se {
+            writer.conv2d(&format!("{res}.5.fc1"), &se.fc1);
+            writer.conv2d(&format!("{res}.5.fc2"), &se.fc2);
+        }
+    }
+    for (i, style) in encoder.styles.iter().enumerate() {
+        for (j, conv) in style.convs.iter().enumerate() {
+            writer.conv2d(&format!("{prefix}styles.{i}.convs.{}", GradualStyleBlock::sequential_index(j)), conv);
+        }
+        writer.equal_linear(&format!("{prefix}styles.{i}.linear"), &style.linear);
+    }
+    writer.conv2d(&format!("{prefix}latlayer1"), &encoder.latlayer1);
+    writer.conv2d(&format!("{prefix}latlayer2"), &encoder.latlayer2);
+    writer.tensor(LATENT_AVG, latent_avg.clone());
+    let metadata = [("format".to_string(), "e4e Encoder4Editing".to_string())].into();
+    writer.write(path, precision, metadata)
+}
+
+/// The prefix the encoder's keys sit under.
+fn encoder_prefix(sd: &Checkpoint) -> Result<&'static str> {
+    ENCODER_PREFIXES
+        .into_iter()
+        .find(|p| sd.contains(&format!("{p}input_layer.0.weight")))
+        .ok_or_else(|| Error::checkpoint_key(sd.path(), "encoder.input_layer.0.weight", "missing: not an e4e checkpoint"))
+}
+
+/// Whether `path` holds pSp's generator beside the encoder (the official files; ours hold the
+/// encoder alone, its generator being a file of its own).
+pub fn has_decoder(path: &Path) -> Result<bool> {
+    Ok(Checkpoint::open(path)?.has_prefix(DECODER_PREFIX))
 }
 
 /// An e4e file loaded whole: the encoder (with `latent_avg`) and its generator, so that
@@ -110,10 +219,7 @@ pub fn load(path: &Path, config: Option<&E4eConfig>, device: &Device) -> Result<
 
 fn read_encoder(sd: &Checkpoint, opts: &E4eOpts, config: &E4eConfig, device: &Device) -> Result<Encoder4Editing> {
     let path = sd.path();
-    let prefix = ENCODER_PREFIXES
-        .into_iter()
-        .find(|p| sd.contains(&format!("{p}input_layer.0.weight")))
-        .ok_or_else(|| Error::checkpoint_key(path, "encoder.input_layer.0.weight", "missing: not an e4e checkpoint"))?;
+    let prefix = encoder_prefix(sd)?;
 
     let mut encoder = config.init(device)?;
     load_weights(sd, &mut encoder, prefix)?;
@@ -241,12 +347,43 @@ mod tests {
             stylegan_size: 32,
             stage_units: Some([1; 4]),
             stage_channels: Some([4; 4]),
+            ..E4eConfig::default()
         };
         // Encoder and generator fit each other; only the file's opts say 64².
         assert!(load_encoder(&path, Some(&config), &device).is_ok());
         let err = load(&path, Some(&config), &device).err().expect("loaded despite opts.stylegan_size 64");
         assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
         assert!(err.to_string().contains("opts.stylegan_size Some(64)"), "{err}");
+    }
+
+    #[test]
+    fn a_saved_encoder_loads_back_with_its_config_inferred_and_the_same_outputs() {
+        use burn::tensor::Distribution;
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let image = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 0.5), &device);
+        for mode in [BackboneMode::Ir, BackboneMode::IrSe] {
+            let config = E4eConfig {
+                mode,
+                stylegan_size: 16,
+                input_size: 32,
+                stage_units: Some([2, 1, 2, 1]),
+                stage_channels: Some([16, 32, 48, 64]),
+                ..E4eConfig::default()
+            };
+            let mut encoder = config.init(&device).unwrap();
+            encoder.latent_avg = Some(Tensor::random([6, 64], Distribution::Normal(0.0, 1.0), &device));
+            let path = dir.path().join(format!("{mode:?}.safetensors"));
+            save_encoder(&path, &encoder, Precision::F32).unwrap();
+            assert_eq!(infer_config(&Checkpoint::open(&path).unwrap()).unwrap(), config);
+            let loaded = load_encoder(&path, None, &device).unwrap();
+            let gap = (loaded.encode(image.clone()) - encoder.encode(image.clone())).abs().max().into_scalar::<f32>();
+            assert!(gap < 1e-5, "{mode:?}: {gap}");
+        }
+        // The official shapes give the official config.
+        let (path, config) = fixture("e4e_small");
+        let inferred = infer_config(&Checkpoint::open(&path).unwrap()).unwrap();
+        assert_eq!(inferred, config);
     }
 
     #[test]

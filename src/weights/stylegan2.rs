@@ -12,6 +12,7 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use super::checkpoint::Checkpoint;
+use super::writer::{Precision, TensorWriter};
 use crate::models::layers::{EqualLinear, EqualLinearConfig, FusedLeakyReLU};
 use crate::models::stylegan2::generator::ConstantInput;
 use crate::models::stylegan2::mapping::MappingNetwork;
@@ -128,6 +129,44 @@ pub fn infer_config(checkpoint: &Checkpoint, prefix: &str) -> Result<StyleGan2Co
         .with_n_mlp(n_mlp)
         .with_channel_multiplier(channel_multiplier)
         .with_channels((!is_rosinality_table).then_some(channels)))
+}
+
+/// Writes `generator` as the official file does: its state dict under `g_ema.` (the constant blur
+/// kernels left out: they are optional buffers) and `latent_avg` beside it.
+pub fn save(path: &Path, generator: &Generator, latent_avg: Tensor<1>, precision: Precision) -> Result<()> {
+    let mut writer = TensorWriter::new();
+    write_generator(&mut writer, generator, &format!("{G_EMA}."));
+    writer.tensor(LATENT_AVG, latent_avg);
+    let metadata = [("format".to_string(), "rosinality stylegan2-pytorch".to_string())].into();
+    writer.write(path, precision, metadata)
+}
+
+/// The generator's tensors under `prefix`, with the keys [`load_generator`] reads.
+pub fn write_generator(writer: &mut TensorWriter, generator: &Generator, prefix: &str) {
+    for (i, layer) in generator.style.layers.iter().enumerate() {
+        writer.equal_linear(&format!("{prefix}style.{}", i + 1), layer);
+    }
+    writer.param(format!("{prefix}input.input"), &generator.input.input);
+    let space = generator.style_space();
+    let modulated = |writer: &mut TensorWriter, name: String, conv: &ModulatedConv2d| {
+        let [out_ch, in_ch, k, _] = conv.weight.lazy_shape().dims();
+        writer.tensor_as(format!("{name}.weight"), conv.weight.val(), &[1, out_ch, in_ch, k, k]);
+        writer.equal_linear(&format!("{name}.modulation"), &conv.modulation);
+    };
+    for (layer, conv) in space.conv.iter().zip(generator.conv_layers()) {
+        let m = format!("{prefix}{}", layer.module);
+        modulated(writer, format!("{m}.conv"), &conv.conv);
+        writer.param(format!("{m}.noise.weight"), &conv.noise.weight);
+        writer.param(format!("{m}.activate.bias"), &conv.activate.bias);
+    }
+    for (layer, to_rgb) in space.rgb.iter().zip(generator.rgb_layers()) {
+        let m = format!("{prefix}{}", layer.module);
+        modulated(writer, format!("{m}.conv"), &to_rgb.conv);
+        writer.param(format!("{m}.bias"), &to_rgb.bias);
+    }
+    for (i, noise) in generator.noises.iter().enumerate() {
+        writer.param(format!("{prefix}noises.noise_{i}"), noise);
+    }
 }
 
 /// Reads the modules of one generator from a checkpoint, key by key.

@@ -1,21 +1,23 @@
 //! e4e's input transform: `Resize((256, 256))` → `ToTensor` → `Normalize(0.5, 0.5)`, i.e. an RGB
-//! image as [1, 3, 256, 256] in [−1, 1]. Faces are assumed to be FFHQ-aligned already.
+//! image as [1, 3, 256, 256] in [−1, 1] (another side for encoders with another `input_size`).
+//! Faces are assumed to be FFHQ-aligned already.
 use burn::prelude::*;
 use image::RgbImage;
 use image::imageops::FilterType;
 
+/// The official encoder's input side.
 pub const INPUT_SIZE: u32 = 256;
 
-/// Resizes (bilinear, like PIL) to 256² when needed and maps [0, 255] to [−1, 1].
-pub fn image_to_input(image: &RgbImage, device: &Device) -> Tensor<4> {
+/// Resizes (bilinear, like PIL) to `size`² when needed and maps [0, 255] to [−1, 1].
+pub fn image_to_input(image: &RgbImage, size: u32, device: &Device) -> Tensor<4> {
     let resized;
-    let image = if image.dimensions() == (INPUT_SIZE, INPUT_SIZE) {
+    let image = if image.dimensions() == (size, size) {
         image
     } else {
-        resized = image::imageops::resize(image, INPUT_SIZE, INPUT_SIZE, FilterType::Triangle);
+        resized = image::imageops::resize(image, size, size, FilterType::Triangle);
         &resized
     };
-    let side = INPUT_SIZE as usize;
+    let side = size as usize;
     let plane = side * side;
     let mut data = vec![0f32; 3 * plane];
     for (i, pixel) in image.pixels().enumerate() {
@@ -34,7 +36,7 @@ mod tests {
     fn resizes_to_256_and_maps_to_minus_one_one() {
         let device = Device::flex();
         let image = RgbImage::from_fn(512, 300, |x, _| image::Rgb([255, 0, if x < 256 { 0 } else { 255 }]));
-        let input = image_to_input(&image, &device);
+        let input = image_to_input(&image, INPUT_SIZE, &device);
         assert_eq!(input.dims(), [1, 3, 256, 256]);
         let data = input.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
         let plane = 256 * 256;

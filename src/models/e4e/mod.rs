@@ -24,10 +24,11 @@ use crate::{Error, Result};
 /// Rows `< COARSE_IND` read c3, rows `< MIDDLE_IND` read p2, the others p1 (official constants).
 const COARSE_IND: usize = 3;
 const MIDDLE_IND: usize = 7;
-/// Spatial size of the map each GradualStyleBlock reads at 256² input: c3, p2, p1.
-const COARSE_SPATIAL: usize = 16;
-const MIDDLE_SPATIAL: usize = 32;
-const FINE_SPATIAL: usize = 64;
+/// The backbone's input layer keeps the resolution and each stage halves it, so c3, p2 and p1 are
+/// input/16, input/8 and input/4 (16², 32², 64² at the official 256² input).
+const COARSE_DIVISOR: usize = 16;
+const MIDDLE_DIVISOR: usize = 8;
+const FINE_DIVISOR: usize = 4;
 
 /// Channels of the four backbone stages (the last is also the w width).
 const STAGE_CHANNELS: [usize; 4] = [64, 128, 256, 512];
@@ -42,8 +43,8 @@ pub enum BackboneMode {
     IrSe,
 }
 
-/// `Encoder4Editing(num_layers, mode, opts)` with `opts.stylegan_size`. The two `stage_*` keys are
-/// ours, for small test models; left out, they are the official values.
+/// `Encoder4Editing(num_layers, mode, opts)` with `opts.stylegan_size`. The two `stage_*` keys and
+/// `input_size` are ours, for small models; left out, they are the official values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct E4eConfig {
@@ -56,11 +57,14 @@ pub struct E4eConfig {
     pub stage_units: Option<[usize; 4]>,
     /// Channels per stage (default [64, 128, 256, 512]); the last is the w width.
     pub stage_channels: Option<[usize; 4]>,
+    /// Side of the (square) input image, a multiple of 16 (official: 256); it sets the spatial
+    /// sizes the style blocks read, hence their number of convs.
+    pub input_size: usize,
 }
 
 impl Default for E4eConfig {
     fn default() -> Self {
-        Self { num_layers: 50, mode: BackboneMode::IrSe, stylegan_size: 1024, stage_units: None, stage_channels: None }
+        Self { num_layers: 50, mode: BackboneMode::IrSe, stylegan_size: 1024, stage_units: None, stage_channels: None, input_size: INPUT_SIZE as usize }
     }
 }
 
@@ -95,8 +99,18 @@ impl E4eConfig {
         self.stage_channels()[3]
     }
 
+    /// The spatial sizes of the maps the coarse, medium and fine style blocks read (c3, p2, p1).
+    pub fn style_spatial(&self) -> Result<[usize; 3]> {
+        let size = self.input_size;
+        if size == 0 || size % COARSE_DIVISOR != 0 || !size.is_power_of_two() {
+            return Err(Error::Config(format!("e4e: input_size must be a power of two ≥ 16, got {size}")));
+        }
+        Ok([size / COARSE_DIVISOR, size / MIDDLE_DIVISOR, size / FINE_DIVISOR])
+    }
+
     /// Builds the encoder with fresh (untrained) weights and no `latent_avg`.
     pub fn init(&self, device: &Device) -> Result<Encoder4Editing> {
+        let [coarse_spatial, middle_spatial, fine_spatial] = self.style_spatial()?;
         let units = self.stage_units()?;
         let channels = self.stage_channels();
         let n_styles = self.n_styles()?;
@@ -125,11 +139,11 @@ impl E4eConfig {
         let styles = (0..n_styles)
             .map(|i| {
                 let spatial = if i < COARSE_IND {
-                    COARSE_SPATIAL
+                    coarse_spatial
                 } else if i < MIDDLE_IND {
-                    MIDDLE_SPATIAL
+                    middle_spatial
                 } else {
-                    FINE_SPATIAL
+                    fine_spatial
                 };
                 GradualStyleBlock::new(width, width, spatial, device)
             })
@@ -146,6 +160,7 @@ impl E4eConfig {
             c2_unit: taps[1],
             c3_unit: taps[2],
             latent_avg: None,
+            input_size: self.input_size,
         })
     }
 }
@@ -165,6 +180,8 @@ pub struct Encoder4Editing {
     pub c3_unit: usize,
     /// pSp's `latent_avg`, [n_styles, w] or [1, w]; added by [`Encoder4Editing::encode`].
     pub latent_avg: Option<Tensor<2>>,
+    /// Side of the input images.
+    pub input_size: usize,
 }
 
 /// FPN merge: bilinear (align_corners) upsampling of `x` to `y`'s size, plus `y`.
@@ -179,7 +196,7 @@ impl Encoder4Editing {
         self.styles.len()
     }
 
-    /// The official `Encoder4Editing.forward` at inference: image [B, 3, 256, 256] in [−1, 1] →
+    /// The official `Encoder4Editing.forward` at inference: image [B, 3, input, input] in [−1, 1] →
     /// w+ offsets [B, n_styles, w] (before `latent_avg`).
     pub fn forward(&self, image: Tensor<4>) -> Tensor<3> {
         let mut x = self.input_layer.forward(image);
@@ -244,9 +261,26 @@ mod tests {
     }
 
     #[test]
+    fn a_64_pixel_input_reads_4_8_16_pixel_maps() {
+        let config = E4eConfig {
+            stylegan_size: 64,
+            input_size: 64,
+            stage_units: Some([1; 4]),
+            stage_channels: Some([4, 8, 16, 16]),
+            ..E4eConfig::default()
+        };
+        let device = Device::flex();
+        let encoder = config.init(&device).unwrap();
+        let conv_counts: Vec<usize> = encoder.styles.iter().map(|s| s.convs.len()).collect();
+        assert_eq!(conv_counts, [[2; 3].as_slice(), &[3; 4], &[4; 3]].concat());
+        let wplus = encoder.forward(Tensor::zeros([2, 3, 64, 64], &device));
+        assert_eq!(wplus.dims(), [2, 10, 16]);
+    }
+
+    #[test]
     fn bad_configs_are_rejected() {
         let device = Device::flex();
-        for json in [r#"{"num_layers": 34}"#, r#"{"stylegan_size": 1000}"#, r#"{"stage_units": [1, 0, 1, 1]}"#] {
+        for json in [r#"{"num_layers": 34}"#, r#"{"stylegan_size": 1000}"#, r#"{"stage_units": [1, 0, 1, 1]}"#, r#"{"input_size": 40}"#] {
             let config: E4eConfig = serde_json::from_str(json).unwrap();
             assert!(config.init(&device).is_err(), "{json}");
         }

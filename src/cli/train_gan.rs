@@ -1,0 +1,131 @@
+//! `deltastudio train gan`: trains the built-in generator and encoder, exports them in the
+//! official layouts, evaluates the exported files and writes the manifest and the sample sheets.
+use std::path::PathBuf;
+
+use anyhow::Context;
+use burn::module::Module;
+use deltastudio::train::TrainOptions;
+use deltastudio::train::gan::{self, GanTraining};
+use deltastudio::weights::registry::{BUILTIN_ENCODER_FILE, BUILTIN_GENERATOR_FILE, JUDGE_FILE, WeightsPath};
+use deltastudio::weights::writer::Precision;
+use deltastudio::world::contact_sheet;
+use deltastudio::world::judge::Judge;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = GanTraining::builtin().steps)]
+    steps: usize,
+    #[arg(long, default_value_t = GanTraining::builtin().batch)]
+    batch: usize,
+    #[arg(long, default_value_t = GanTraining::builtin().lr)]
+    lr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Background rendering threads.
+    #[arg(long, default_value_t = GanTraining::builtin().workers)]
+    workers: usize,
+    /// Checkpoints and the loss log (a run resumes from here).
+    #[arg(long, default_value = "runs/gan")]
+    run_dir: PathBuf,
+    /// Where stylegan2.safetensors, e4e.safetensors and the manifest stylegan2.json go.
+    #[arg(long, default_value = "weights/builtin")]
+    output_dir: PathBuf,
+    /// Held-out renders for the evaluation.
+    #[arg(long, default_value_t = 500)]
+    eval_n: usize,
+    /// Store f32 instead of f16.
+    #[arg(long)]
+    f32: bool,
+    /// Also write the sample and reconstruction sheets here.
+    #[arg(long)]
+    sheets_dir: Option<PathBuf>,
+}
+
+pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
+    let cfg = GanTraining {
+        steps: args.steps,
+        batch: args.batch,
+        lr: args.lr,
+        seed: args.seed,
+        workers: args.workers,
+        ..GanTraining::builtin()
+    };
+    let options = TrainOptions {
+        dir: args.run_dir.clone(),
+        steps: cfg.steps,
+        checkpoint_every: 100,
+        log_every: 10,
+        keep: 2,
+        label: "gan".into(),
+    };
+    let (model, summary) = gan::train(&cfg, options).context("training the generator and encoder")?;
+    let fitted = gan::fit_mapping(&model, &cfg).context("fitting the mapping network")?;
+    println!("mapping fitted: distribution distance {:.5}", fitted.final_distance);
+
+    let file = |name: &str| args.output_dir.join(PathBuf::from(name).file_name().expect("a file name"));
+    let (generator_path, encoder_path) = (file(BUILTIN_GENERATOR_FILE), file(BUILTIN_ENCODER_FILE));
+    let precision = if args.f32 { Precision::F32 } else { Precision::F16 };
+    let encoder = model.encoder.valid();
+    gan::export(&fitted, &encoder, &generator_path, &encoder_path, precision)?;
+    println!("weights: {} {}", generator_path.display(), encoder_path.display());
+
+    // The shipped files are what is evaluated (f16 included); the in-memory f32 model for comparison.
+    let device = burn::prelude::Device::flex();
+    let generator = deltastudio::weights::stylegan2::load(&generator_path, None, None, &device)?.generator;
+    let loaded_encoder = deltastudio::weights::e4e::load_encoder(&encoder_path, None, &device)?;
+    let judge_path = weights.find(JUDGE_FILE).with_context(|| format!("{JUDGE_FILE} not found on the weights path"))?;
+    let judge = Judge::load(&judge_path, &device)?;
+    let (metrics, pairs) = gan::evaluate(&generator, &loaded_encoder, &judge, args.eval_n, 16);
+    let (metrics_f32, _) = gan::evaluate(
+        &fitted.generator,
+        &gan::encoder_with_latent_avg(&encoder, fitted.latent_avg.clone()),
+        &judge,
+        args.eval_n.min(100),
+        0,
+    );
+    println!("{}", serde_json::to_string_pretty(&metrics)?);
+
+    if let Some(dir) = &args.sheets_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let samples = contact_sheet(&gan::samples(&generator, 64, args.seed), 8, 2);
+        let samples_path = dir.join("builtin_gan_samples.png");
+        samples.save(&samples_path).with_context(|| format!("writing {}", samples_path.display()))?;
+        let flat: Vec<_> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
+        let pairs_path = dir.join("builtin_gan_reconstructions.png");
+        contact_sheet(&flat, 8, 2).save(&pairs_path).with_context(|| format!("writing {}", pairs_path.display()))?;
+        println!("sheets: {} {}", samples_path.display(), pairs_path.display());
+    }
+
+    let command: Vec<String> = std::iter::once("deltastudio".to_string()).chain(std::env::args().skip(1)).collect();
+    let manifest = serde_json::json!({
+        "model": "built-in StyleGAN2 generator + e4e encoder, trained as an autoencoder (src/train/gan.rs)",
+        "command": command.join(" "),
+        "seed": cfg.seed,
+        "steps": summary.steps,
+        "images_seen": summary.steps * cfg.batch,
+        "wall_time_s": (summary.wall_time_s * 10.0).round() / 10.0,
+        "resumed_from": summary.resumed_from,
+        "final_losses": last_logged_losses(&args.run_dir)?,
+        "precision": precision,
+        "generator_file": BUILTIN_GENERATOR_FILE,
+        "encoder_file": BUILTIN_ENCODER_FILE,
+        "training": cfg,
+        "mapping_final_distance": fitted.final_distance,
+        "metrics": metrics,
+        "metrics_f32_first_100": metrics_f32,
+    });
+    let manifest_path = generator_path.with_extension("json");
+    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest)? + "\n")
+        .with_context(|| format!("writing {}", manifest_path.display()))?;
+    println!("manifest: {}", manifest_path.display());
+    Ok(())
+}
+
+/// The last line of the run's loss log (also when this session resumed at the last step and
+/// logged nothing itself).
+fn last_logged_losses(run_dir: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let path = run_dir.join("losses.jsonl");
+    let log = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let last = log.lines().last().unwrap_or("null");
+    serde_json::from_str(last).with_context(|| format!("{}: the last line is not JSON", path.display()))
+}
