@@ -2,6 +2,8 @@
 use std::path::Path;
 
 use burn::prelude::Device;
+use deltastudio::engine::delta_space::Domain;
+use deltastudio::engine::models::{GanBase, load_mapper};
 use deltastudio::models::delta_mapper::DeltaMapperConfig;
 use deltastudio::weights;
 use deltastudio::weights::registry::{self, FileKind, KnownFile, WeightsPath};
@@ -41,7 +43,7 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
                     println!("          sha256 {hash}{check}");
                 }
                 if args.check {
-                    match check_loads(k, path, &Device::flex()) {
+                    match check_loads(k, path, weights, &Device::flex()) {
                         Ok(summary) => println!("          loads: {summary}"),
                         Err(e) => println!("          DOES NOT LOAD: {e}"),
                     }
@@ -62,7 +64,7 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
 
 /// Loads `path` with the loader of its kind (on `device`) and describes what it holds; the error
 /// names the first tensor that does not fit.
-fn check_loads(known: &KnownFile, path: &Path, device: &Device) -> deltastudio::Result<String> {
+fn check_loads(known: &KnownFile, path: &Path, search: &WeightsPath, device: &Device) -> deltastudio::Result<String> {
     Ok(match known.kind {
         FileKind::Clip => {
             let (_, config) = weights::clip::load_clip(path, None, device)?;
@@ -83,6 +85,20 @@ fn check_loads(known: &KnownFile, path: &Path, device: &Device) -> deltastudio::
         FileKind::E4e => {
             let encoder = weights::e4e::load_encoder(path, None, device)?;
             format!("e4e encoder, {}² input, {} w+ rows", encoder.input_size, encoder.n_styles())
+        }
+        // Built-in mappers and relevance matrices take their layout from the built-in generator
+        // and CLIP.
+        FileKind::DeltaMapper if known.builtin => {
+            let base = GanBase::load(search, Domain::Builtin, device)?;
+            load_mapper(path, &base, device)?;
+            let config = base.mapper_config()?;
+            format!("Delta Mapper for S = {} dims and {}-d conditions", config.s_dim(), config.cond_dim)
+        }
+        FileKind::RelevanceMatrix if known.builtin => {
+            let base = GanBase::load(search, Domain::Builtin, device)?;
+            let s_dim = base.generator.style_space().conv_dim();
+            let matrix = weights::delta_mapper::load_relevance_matrix(path, s_dim, base.delta_space.config.embed_dim, device)?;
+            format!("relevance matrix {:?}", matrix.dims())
         }
         FileKind::DeltaMapper => {
             weights::delta_mapper::load_delta_mapper(path, &DeltaMapperConfig::default(), "", device)?;
@@ -121,7 +137,7 @@ mod tests {
 
     #[test]
     fn check_loads_describes_a_generator_that_fits() {
-        let summary = check_loads(known("stylegan2-ffhq-config-f.pt"), &fixture("stylegan2_zip_32/generator.pt"), &Device::flex())
+        let summary = check_loads(known("stylegan2-ffhq-config-f.pt"), &fixture("stylegan2_zip_32/generator.pt"), &WeightsPath::new(None), &Device::flex())
             .expect("the fixture generator loads");
         assert!(summary.starts_with("StyleGAN2 32²"), "{summary}");
     }
@@ -129,7 +145,7 @@ mod tests {
     #[test]
     fn check_loads_names_the_first_tensor_that_does_not_fit() {
         // A reduced Delta Mapper is not the official 1024² layout that net_face.pth must have.
-        let err = check_loads(known("net_face.pth"), &fixture("delta_mapper_small/net.pth"), &Device::flex())
+        let err = check_loads(known("net_face.pth"), &fixture("delta_mapper_small/net.pth"), &WeightsPath::new(None), &Device::flex())
             .expect_err("a reduced mapper is not the official layout");
         let message = err.to_string();
         assert!(message.contains("net.pth") && message.contains("tensor `"), "{message}");
