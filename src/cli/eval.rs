@@ -55,20 +55,20 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
         let expect: Vec<String> = case.expect.iter().map(|(f, v)| format!("{f}={v}")).collect();
         let label = format!("{} ({})", case.target, expect.join(", "));
         println!(
-            "{:<58} {:>7.1}% {:>7.1}% {:>6.1} dB {:>8.1}",
+            "{:<58} {:>7.1}% {:>7.1}% {:>9} {:>8.1}",
             truncate(&label, 58),
             case.accuracy * 100.0,
             case.preservation * 100.0,
-            case.psnr_outside_db,
+            decibels(case.psnr_outside_db),
             case.ms_per_edit
         );
     }
     println!(
-        "{:<58} {:>7.1}% {:>7.1}% {:>6.1} dB {:>8.1}",
+        "{:<58} {:>7.1}% {:>7.1}% {:>9} {:>8.1}",
         "OVERALL (mean over edits)",
         report.accuracy * 100.0,
         report.preservation * 100.0,
-        report.psnr_outside_db,
+        decibels(report.psnr_outside_db),
         report.ms_per_edit
     );
     println!("inversion: {:.1} ms per render", report.ms_per_inversion);
@@ -78,6 +78,11 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// "23.4 dB", or "n/a" where the edited parts cover the whole image.
+fn decibels(value: f64) -> String {
+    if value.is_finite() { format!("{value:.1} dB") } else { "n/a".to_string() }
 }
 
 fn truncate(text: &str, width: usize) -> String {

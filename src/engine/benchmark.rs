@@ -91,6 +91,7 @@ pub struct CaseReport {
     pub n: usize,
     pub accuracy: f64,
     pub preservation: f64,
+    /// NaN (null in JSON) when the edited parts cover the whole image.
     pub psnr_outside_db: f64,
     pub ms_per_edit: f64,
 }
@@ -100,7 +101,7 @@ pub struct Report {
     pub method: String,
     pub options: BenchmarkOptions,
     pub cases: Vec<CaseReport>,
-    /// Means over the cases.
+    /// Means over the cases (PSNR: over the cases where it is defined).
     pub accuracy: f64,
     pub preservation: f64,
     pub psnr_outside_db: f64,
@@ -202,7 +203,11 @@ pub fn run(
         });
         progress(done + 1, cases.len());
     }
-    let mean = |f: fn(&CaseReport) -> f64| reports.iter().map(f).sum::<f64>() / reports.len().max(1) as f64;
+    // PSNR is undefined for edits whose parts cover the whole image; means skip undefined values.
+    let mean = |f: fn(&CaseReport) -> f64| {
+        let values: Vec<f64> = reports.iter().map(f).filter(|v| v.is_finite()).collect();
+        values.iter().sum::<f64>() / values.len().max(1) as f64
+    };
     Ok(Report {
         method: models.direction.method().name().to_string(),
         options,
