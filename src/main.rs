@@ -29,6 +29,8 @@ enum Command {
     Clip(cli::clip::Args),
     /// The built-in domain: render portraits, datasets, the attribute judge.
     World(cli::world::Args),
+    /// Train a model: the Delta Mapper, the relevance matrix.
+    Train(cli::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Some(Command::Models(a)) => cli::models::run(a, &weights),
         Some(Command::Clip(a)) => cli::clip::run(a, args.device, &weights),
         Some(Command::World(a)) => cli::world::run(a, args.device, &weights),
+        Some(Command::Train(a)) => cli::train::run(a, args.device, &weights),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

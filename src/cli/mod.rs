@@ -1,4 +1,7 @@
 //! One module per subcommand. Errors become context-rich messages here, at the edge.
 pub mod clip;
 pub mod models;
+pub mod train;
+pub mod train_mapper;
+pub mod train_relevance;
 pub mod world;

@@ -9,7 +9,10 @@
 //! What a state is (one model and its optimizer, a generator/discriminator pair, …) is up to the
 //! trainer: it implements [`Checkpoint`]. Data must be a function of the step index (e.g. seeds
 //! derived from it) so that a resumed run sees the same batches as an uninterrupted one.
+pub mod codes;
 pub mod judge;
+pub mod mapper;
+pub mod relevance;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -6,3 +6,4 @@ pub mod delta_mapper;
 pub mod e4e;
 pub mod registry;
 pub mod stylegan2;
+pub mod writer;
