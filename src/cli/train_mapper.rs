@@ -19,8 +19,9 @@ use deltastudio::weights::writer::Precision;
 
 use super::train::{command_line, file_hashes, parse_domain, write_manifest};
 
-/// Largest relative change of the mapper's outputs that f16 storage may cause.
-const F16_TOLERANCE: f64 = 1e-3;
+/// Largest relative change of the mapper's outputs that f16 storage may cause: 1 % of an edit
+/// is far below what a strength step changes.
+const F16_TOLERANCE: f64 = 1e-2;
 
 #[derive(clap::Args)]
 pub struct Args {
