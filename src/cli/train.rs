@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use deltastudio::device::DevicePreference;
 use deltastudio::engine::delta_space::Domain;
-use deltastudio::weights::registry::{WeightsPath, sha256_file};
+use deltastudio::weights::registry::WeightsPath;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,13 +40,9 @@ pub fn command_line() -> String {
     std::iter::once("deltastudio".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
 }
 
-/// `[{file, sha256}]` of the files a result was made from.
-pub fn file_hashes(paths: &[PathBuf]) -> anyhow::Result<serde_json::Value> {
-    let rows = paths
-        .iter()
-        .map(|p| Ok(serde_json::json!({ "file": p.display().to_string(), "sha256": sha256_file(p)? })))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(serde_json::Value::Array(rows))
+/// `[{file, sha256}]` of the files a result was made from (hashed when they were loaded).
+pub fn trained_from(models: &[(PathBuf, String)]) -> serde_json::Value {
+    models.iter().map(|(path, sha256)| serde_json::json!({ "file": path.display().to_string(), "sha256": sha256 })).collect()
 }
 
 /// Writes `manifest` as pretty JSON to `path`.

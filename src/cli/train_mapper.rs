@@ -17,7 +17,7 @@ use deltastudio::weights::delta_mapper::{load_delta_mapper, save_delta_mapper};
 use deltastudio::weights::registry::{WeightsPath, sha256_file};
 use deltastudio::weights::writer::Precision;
 
-use super::train::{command_line, file_hashes, parse_domain, write_manifest};
+use super::train::{command_line, parse_domain, trained_from, write_manifest};
 
 /// Largest relative change of the mapper's outputs that f16 storage may cause: 1 % of an edit
 /// is far below what a strength step changes.
@@ -104,8 +104,12 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         Domain::Ffhq => (CodeSource::Samples { seed: args.seed }, CodeSource::Samples { seed: !args.seed }),
     };
     let codes_started = Instant::now();
-    let train_codes = codes(&base, &codes_dir, "codes-train", train_source, args.images, args.code_batch)?;
-    let val_codes = codes(&base, &codes_dir, "codes-val", val_source, args.val_images, args.code_batch)?;
+    let train_fingerprint = CodesFingerprint::of(&base, train_source, args.images)?;
+    let val_fingerprint = CodesFingerprint { source: val_source, len: args.val_images, ..train_fingerprint.clone() };
+    let train_codes = load_or_compute(&codes_dir, "codes-train", &base, &train_fingerprint, args.code_batch)
+        .context("computing the training codes")?;
+    let val_codes = load_or_compute(&codes_dir, "codes-val", &base, &val_fingerprint, args.code_batch)
+        .context("computing the validation codes")?;
     let codes_time = codes_started.elapsed().as_secs_f64();
 
     let cfg = MapperTraining { seed: args.seed, steps: args.steps, batch: args.batch, lr: args.lr, kind };
@@ -120,7 +124,7 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
     let (mapper, summary) = train(&cfg, &config, &train_codes, options, &device.clone().autodiff()).context("training the mapper")?;
     let mapper = mapper.valid();
 
-    let validation = evaluate(&mapper, kind, &val_codes, 4096.min(64 * val_codes.len), &device);
+    let validation = evaluate(&mapper, kind, &val_codes, 4096, &device);
     let training_fit = evaluate(&mapper, kind, &train_codes, 4096, &device);
     println!(
         "validation: MSE {:.4} (no edit: {:.4}), cosine {:.4}; training pairs: MSE {:.4}, cosine {:.4}",
@@ -157,7 +161,7 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
             "validation": { "source": val_source, "images": val_codes.len },
             "compute_time_s": (codes_time * 10.0).round() / 10.0,
         },
-        "trained_from": file_hashes(&base.paths)?,
+        "trained_from": trained_from(&train_fingerprint.models),
         "steps": summary.steps,
         "resumed_from": summary.resumed_from,
         "wall_time_s": (summary.wall_time_s * 10.0).round() / 10.0,
@@ -170,11 +174,6 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         "sha256": sha256_file(&output)?,
     });
     write_manifest(&output.with_extension("json"), &manifest)
-}
-
-fn codes(base: &GanBase, dir: &std::path::Path, name: &str, source: CodeSource, n: usize, batch: usize) -> anyhow::Result<LatentCodes> {
-    let fingerprint = CodesFingerprint::of(base, source, n)?;
-    load_or_compute(dir, name, base, &fingerprint, batch).with_context(|| format!("computing the {name} codes"))
 }
 
 /// ‖b(x) − a(x)‖ / ‖a(x)‖ over 256 validation pairs.

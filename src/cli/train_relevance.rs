@@ -12,7 +12,7 @@ use deltastudio::train::relevance::{RelevanceOptions, compute};
 use deltastudio::weights::delta_mapper::save_relevance_matrix;
 use deltastudio::weights::registry::{WeightsPath, sha256_file};
 
-use super::train::{command_line, file_hashes, parse_domain, write_manifest};
+use super::train::{command_line, parse_domain, trained_from, write_manifest};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -87,7 +87,7 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         "codes": { "source": source, "std_images": codes.len },
         "shape": [relevance.s_dim, relevance.clip_dim],
         "silent_channels": relevance.silent_channels,
-        "trained_from": file_hashes(&base.paths)?,
+        "trained_from": trained_from(&fingerprint.models),
         "wall_time_s": (wall_time * 10.0).round() / 10.0,
         "wall_time_note": "this session's channel sweep only (resumed runs count from their restart); codes excluded",
         "device": selected.label,
