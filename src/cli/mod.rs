@@ -6,4 +6,6 @@ pub mod models;
 pub mod train;
 pub mod train_clip;
 pub mod train_gan;
+pub mod train_mapper;
+pub mod train_relevance;
 pub mod world;

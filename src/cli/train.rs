@@ -1,7 +1,11 @@
 //! `deltastudio train <model>`: the commands that train DeltaStudio's own models (resumable:
 //! rerun the same command to continue from the last checkpoint).
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use clap::Subcommand;
 use deltastudio::device::DevicePreference;
+use deltastudio::engine::delta_space::Domain;
 use deltastudio::weights::registry::WeightsPath;
 
 #[derive(clap::Args)]
@@ -17,11 +21,39 @@ enum TrainCommand {
     Clip(super::train_clip::Args),
     /// The built-in StyleGAN2 generator and its e4e encoder, trained together as an autoencoder.
     Gan(super::train_gan::Args),
+    /// The Delta Mapper, text-free on pairs of inverted images (or the paper's straightforward
+    /// baseline); writes weights in net_face.pth's key layout + a manifest.
+    Mapper(super::train_mapper::Args),
+    /// The relevance matrix (StyleCLIP channel relevance, fs3.npy's layout) + a manifest.
+    Relevance(super::train_relevance::Args),
 }
 
-pub fn run(args: Args, _device: DevicePreference, weights: &WeightsPath) -> anyhow::Result<()> {
+pub fn run(args: Args, device: DevicePreference, weights: &WeightsPath) -> anyhow::Result<()> {
     match args.command {
         TrainCommand::Clip(a) => super::train_clip::run(a),
         TrainCommand::Gan(a) => super::train_gan::run(a, weights),
+        TrainCommand::Mapper(a) => super::train_mapper::run(a, device, weights),
+        TrainCommand::Relevance(a) => super::train_relevance::run(a, device, weights),
     }
+}
+
+/// `builtin` or `ffhq`.
+pub fn parse_domain(text: &str) -> Result<Domain, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| format!("`{text}`: expected builtin or ffhq"))
+}
+
+/// The command line as a reproducible command (`deltastudio …`, whatever the binary's path).
+pub fn command_line() -> String {
+    std::iter::once("deltastudio".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
+}
+
+/// `[{file, sha256}]` of the files a result was made from (hashed when they were loaded).
+pub fn trained_from(models: &[(PathBuf, String)]) -> serde_json::Value {
+    models.iter().map(|(path, sha256)| serde_json::json!({ "file": path.display().to_string(), "sha256": sha256 })).collect()
+}
+
+/// Writes `manifest` as pretty JSON to `path`.
+pub fn write_manifest(path: &Path, manifest: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(manifest).expect("JSON value");
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }

@@ -11,8 +11,11 @@
 //! derived from it) so that a resumed run sees the same batches as an uninterrupted one.
 pub mod batches;
 pub mod clip;
+pub mod codes;
 pub mod gan;
 pub mod judge;
+pub mod mapper;
+pub mod relevance;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,15 @@
 //! DeltaEdit files: the Delta Mapper checkpoint (`net_face.pth`, a plain `DeltaMapper`
-//! state dict) and the relevance matrix `fs3.npy` (S channels × CLIP dims).
+//! state dict) and the relevance matrix `fs3.npy` (S channels × CLIP dims), read and written.
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, BufWriter, Read};
 use std::path::Path;
 
 use burn::prelude::*;
-use npyz::{Endianness, NpyHeader, Order, TypeChar};
+use npyz::{Endianness, NpyHeader, Order, TypeChar, WriterBuilder};
 
 use super::checkpoint::Checkpoint;
+use super::writer::{Precision, TensorWriter};
 use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
 use crate::{Error, Result};
 
@@ -24,6 +26,41 @@ pub fn load_delta_mapper(path: &Path, config: &DeltaMapperConfig, prefix: &str, 
     }
     sd.check_all_used(prefix)?;
     Ok(mapper)
+}
+
+/// Writes `mapper` as safetensors in `net_face.pth`'s key layout (raw EqualLinear parameters),
+/// so that [`load_delta_mapper`] with prefix `""` reads it back.
+pub fn save_delta_mapper(mapper: &DeltaMapper, path: &Path, precision: Precision, metadata: HashMap<String, String>) -> Result<()> {
+    let mut writer = TensorWriter::new();
+    let mut mapper = mapper.clone();
+    for (name, m) in mapper.named_mappers() {
+        for (i, linear) in m.mapping.iter().enumerate() {
+            writer.equal_linear(&format!("{name}.mapping.{}", m.sequential_index(i)), linear);
+        }
+    }
+    writer.write(path, precision, metadata)
+}
+
+/// Writes a relevance matrix `values` ([s_dim, clip_dim], row-major) as a C-order little-endian
+/// f32 `.npy`, fs3.npy's orientation.
+pub fn save_relevance_matrix(path: &Path, values: &[f32], s_dim: usize, clip_dim: usize) -> Result<()> {
+    if values.len() != s_dim * clip_dim {
+        return Err(Error::Invalid(format!("relevance matrix: {} values for [{s_dim}, {clip_dim}]", values.len())));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let write = || -> std::io::Result<()> {
+        let mut writer = npyz::WriteOptions::<f32>::new()
+            .default_dtype()
+            .shape(&[s_dim as u64, clip_dim as u64])
+            .writer(BufWriter::new(file))
+            .begin_nd()?;
+        writer.extend(values.iter().copied())?;
+        writer.finish()
+    };
+    write().map_err(|e| Error::io(path, e))
 }
 
 /// Loads the relevance matrix (`fs3.npy`: one unit CLIP-space row per S channel) as f32
@@ -89,6 +126,38 @@ mod tests {
         assert_eq!((key.as_str(), reason.as_str()), ("sm_fine.mapping.1.weight", "shape [40, 40], expected [41, 41]"));
         let (key, reason) = expect_key_error(load_delta_mapper(&checkpoint(), &SMALL, "state_dict.", &device));
         assert_eq!((key.as_str(), reason.as_str()), ("state_dict.sm_coarse.mapping.1.weight", "missing"));
+    }
+
+    #[test]
+    fn a_saved_mapper_loads_back_with_the_same_outputs() {
+        let device = Device::flex();
+        let mapper = load_delta_mapper(&checkpoint(), &SMALL, "", &device).unwrap();
+        let s = Tensor::<2>::random([3, SMALL.s_dim()], burn::tensor::Distribution::Normal(0.0, 3.0), &device);
+        let c = Tensor::<2>::random([3, SMALL.cond_dim], burn::tensor::Distribution::Normal(0.0, 0.2), &device);
+        let expected = mapper.forward(s.clone(), c.clone()).into_data();
+        let dir = tempfile::tempdir().unwrap();
+        for (precision, tolerance) in [(Precision::F32, 1e-6), (Precision::F16, 2e-3)] {
+            let path = dir.path().join("mapper.safetensors");
+            let metadata = HashMap::from([("format".to_string(), "net_face.pth".to_string())]);
+            save_delta_mapper(&mapper, &path, precision, metadata).unwrap();
+            let reloaded = load_delta_mapper(&path, &SMALL, "", &device).unwrap();
+            let got = reloaded.forward(s.clone(), c.clone()).into_data();
+            let (e, g) = (expected.try_to_vec::<f32>().unwrap(), got.try_to_vec::<f32>().unwrap());
+            let scale = e.iter().map(|v| v.abs()).fold(0.0, f32::max);
+            let worst = e.iter().zip(&g).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(worst <= tolerance * scale, "{precision:?}: max error {worst} for outputs up to {scale}");
+        }
+    }
+
+    #[test]
+    fn a_saved_relevance_matrix_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relevance.npy");
+        let values: Vec<f32> = (0..15).map(|i| i as f32 / 7.0 - 1.0).collect();
+        save_relevance_matrix(&path, &values, 5, 3).unwrap();
+        let m = load_relevance_matrix(&path, 5, 3, &Device::flex()).unwrap();
+        assert_eq!(m.into_data().try_to_vec::<f32>().unwrap(), values);
+        assert!(save_relevance_matrix(&path, &values, 4, 3).is_err());
     }
 
     #[test]

@@ -1,0 +1,287 @@
+//! Text-free training of the Delta Mapper (paper 000 §3.2; official `scripts/train.py` and
+//! `datasets/train_dataset.py`).
+//!
+//! Each sample pairs code i with a partner j drawn uniformly from all codes (j may equal i). The
+//! mapper reads s_i and a condition and is supervised with the target Δs = s_j − s_i by
+//! MSE + (1 − cosine). Adam at lr 0.5 on the raw EqualLinear parameters (lr_mul 0.01 scales them
+//! at run time), batch 64, no schedule, no weight decay, PyTorch's Adam ε = 1e-8.
+//!
+//! Conditions ([`MapperKind`]):
+//! - DeltaEdit: [c_i ‖ (c_j − c_i)/‖c_j − c_i‖] with unit CLIP image features c (the CLIP
+//!   DeltaSpace, §3.2 eq. 3); at inference the text delta replaces the image delta;
+//! - straightforward (§3.1.1, eqs. 1–2, Fig. 3; Table I's "straightforward" row): [c_i ‖ c_j],
+//!   the target's own image feature; at inference the target prompt's text feature replaces c_j.
+//!   Same network, same loss (the paper trains it "in the same space and supervised by the same
+//!   loss functions", §5.2.3).
+//!
+//! Batches are a function of the step index: i walks through a per-epoch permutation of the codes
+//! (the official shuffled loader), j comes from a stream seeded by the sample's position.
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+
+use super::codes::LatentCodes;
+use super::{Run, Summary, TrainOptions, Trainee};
+use crate::engine::delta_space::condition;
+use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
+use crate::world::rng::Rng;
+use crate::{Error, Result};
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MapperTraining {
+    /// Seeds the pairing (the code source has its own seed).
+    pub seed: u64,
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub kind: MapperKind,
+}
+
+impl Default for MapperTraining {
+    /// The official settings; the step count is the caller's (201,562 for 258k FFHQ codes).
+    fn default() -> Self {
+        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit }
+    }
+}
+
+/// Which condition a mapper is trained with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapperKind {
+    /// DeltaEdit: [c_i ‖ normalise(c_j − c_i)].
+    DeltaEdit,
+    /// The paper's straightforward baseline: [c_i ‖ c_j].
+    Straightforward,
+}
+
+/// The condition the mapper is trained with for source features `c_i` and target features `c_j`
+/// (unit rows, [B, E]).
+pub fn training_condition(kind: MapperKind, c_i: Tensor<2>, c_j: Tensor<2>) -> Tensor<2> {
+    match kind {
+        MapperKind::DeltaEdit => condition(c_i.clone(), c_j - c_i),
+        MapperKind::Straightforward => Tensor::cat(vec![c_i, c_j], 1),
+    }
+}
+
+/// MSE, mean cosine similarity, and the training loss MSE + (1 − cosine).
+pub struct MapperLoss {
+    pub loss: Tensor<1>,
+    pub mse: Tensor<1>,
+    pub cosine: Tensor<1>,
+}
+
+/// `nn.MSELoss()` + `1 − nn.CosineSimilarity(dim=-1)(pred, target).mean()` (eps 1e-8).
+pub fn mapper_loss(pred: Tensor<2>, target: Tensor<2>) -> MapperLoss {
+    let mse = (pred.clone() - target.clone()).square().mean();
+    let dot = (pred.clone() * target.clone()).sum_dim(1);
+    let norms = pred.square().sum_dim(1).sqrt() * target.square().sum_dim(1).sqrt();
+    let cosine = (dot / norms.clamp_min(1e-8)).mean();
+    let loss = mse.clone() + cosine.clone().neg().add_scalar(1.0);
+    MapperLoss { loss, mse, cosine }
+}
+
+/// Source and partner indices of every training step.
+pub struct PairSampler {
+    seed: u64,
+    len: usize,
+    epoch: usize,
+    permutation: Vec<usize>,
+}
+
+impl PairSampler {
+    pub fn new(seed: u64, len: usize) -> Self {
+        let mut sampler = PairSampler { seed, len, epoch: usize::MAX, permutation: Vec::new() };
+        sampler.enter_epoch(0);
+        sampler
+    }
+
+    fn enter_epoch(&mut self, epoch: usize) {
+        if epoch == self.epoch {
+            return;
+        }
+        // Fisher–Yates with a stream of its own per epoch.
+        let mut rng = Rng::stream(self.seed, 0x6570_6f63_6800_0000 ^ epoch as u64);
+        self.permutation = (0..self.len).collect();
+        for k in (1..self.len).rev() {
+            self.permutation.swap(k, rng.below(k + 1));
+        }
+        self.epoch = epoch;
+    }
+
+    /// (sources, partners) of step `step`.
+    pub fn batch(&mut self, step: usize, batch: usize) -> (Vec<usize>, Vec<usize>) {
+        let mut sources = Vec::with_capacity(batch);
+        let mut partners = Vec::with_capacity(batch);
+        for b in 0..batch {
+            let k = step * batch + b;
+            self.enter_epoch(k / self.len);
+            sources.push(self.permutation[k % self.len]);
+            partners.push(Rng::stream(self.seed ^ 0x7061_7274, k as u64).below(self.len));
+        }
+        (sources, partners)
+    }
+}
+
+/// The mapper's inputs and target for pairs (i, j): s_i, the condition, Δs = s_j − s_i.
+pub fn pair_batch(
+    codes: &LatentCodes,
+    kind: MapperKind,
+    sources: &[usize],
+    partners: &[usize],
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+    let s_i = codes.s_rows(sources, device);
+    let s_j = codes.s_rows(partners, device);
+    let cond = training_condition(kind, codes.clip_rows(sources, device), codes.clip_rows(partners, device));
+    (s_i.clone(), cond, s_j - s_i)
+}
+
+/// Trains a mapper of layout `config` on `codes` (resuming from `options.dir`), on `device`
+/// (an autodiff device).
+pub fn train(
+    cfg: &MapperTraining,
+    config: &DeltaMapperConfig,
+    codes: &LatentCodes,
+    options: TrainOptions,
+    device: &Device,
+) -> Result<(DeltaMapper, Summary)> {
+    if codes.s_dim != config.s_dim() || 2 * codes.clip_dim != config.cond_dim {
+        return Err(Error::Config(format!(
+            "delta mapper: codes have S {} and CLIP {} dims; the mapper reads S {} and a {}-d condition",
+            codes.s_dim,
+            codes.clip_dim,
+            config.s_dim(),
+            config.cond_dim
+        )));
+    }
+    if codes.len == 0 {
+        return Err(Error::Invalid("delta mapper: no training codes".into()));
+    }
+    let optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let fresh = Trainee { model: config.init(device), optim };
+    let run = Run::open(TrainOptions { steps: cfg.steps, ..options }, fresh)?;
+    let mut sampler = PairSampler::new(cfg.seed, codes.len);
+    let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
+        let (sources, partners) = sampler.batch(step, cfg.batch);
+        let (s_i, cond, target) = pair_batch(codes, cfg.kind, &sources, &partners, device);
+        let MapperLoss { loss, mse, cosine } = mapper_loss(model.forward(s_i, cond), target);
+        let values = Tensor::cat(vec![loss.clone(), mse, cosine], 0).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
+        if !values[0].is_finite() {
+            return Err(Error::Invalid(format!("delta mapper: the loss diverged at step {step} ({})", values[0])));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = optim.step(cfg.lr, model, grads);
+        let losses = vec![("loss", values[0] as f64), ("mse", values[1] as f64), ("cosine", values[2] as f64)];
+        Ok((Trainee { model, optim }, losses))
+    })?;
+    Ok((trained.model, summary))
+}
+
+/// Mean loss terms of `mapper` on `pairs` fixed random pairs of `codes` (for validation), and
+/// the MSE of predicting no edit at all for scale.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Evaluation {
+    pub pairs: usize,
+    pub mse: f64,
+    pub cosine: f64,
+    pub zero_edit_mse: f64,
+}
+
+pub fn evaluate(mapper: &DeltaMapper, kind: MapperKind, codes: &LatentCodes, pairs: usize, device: &Device) -> Evaluation {
+    let mut sampler = PairSampler::new(0x7661_6c, codes.len);
+    let chunk = 256;
+    let (mut mse, mut cosine, mut zero, mut seen) = (0.0, 0.0, 0.0, 0);
+    for (step, start) in (0..pairs).step_by(chunk).enumerate() {
+        let n = chunk.min(pairs - start);
+        let (sources, partners) = sampler.batch(step, n);
+        let (s_i, cond, target) = pair_batch(codes, kind, &sources, &partners, device);
+        let terms = mapper_loss(mapper.forward(s_i, cond), target.clone());
+        let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64 * n as f64;
+        mse += scalar(terms.mse);
+        cosine += scalar(terms.cosine);
+        zero += scalar(target.square().mean());
+        seen += n;
+    }
+    let n = seen.max(1) as f64;
+    Evaluation { pairs: seen, mse: mse / n, cosine: cosine / n, zero_edit_mse: zero / n }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::models::mapper_config;
+    use crate::train::codes::tests::tiny_base;
+    use crate::train::codes::{CodeSource, compute};
+
+    #[test]
+    fn pairs_follow_the_step_and_sources_cover_each_epoch() {
+        let mut a = PairSampler::new(7, 10);
+        let (s0, p0) = a.batch(0, 4);
+        let (s1, _) = a.batch(1, 4);
+        let (s2, _) = a.batch(2, 4);
+        let mut epoch: Vec<usize> = s0.iter().chain(&s1).chain(&s2[..2]).copied().collect();
+        epoch.sort_unstable();
+        assert_eq!(epoch, (0..10).collect::<Vec<_>>(), "every code is a source once per epoch");
+        // A fresh sampler (a resumed run) gives the same batch for the same step.
+        let mut b = PairSampler::new(7, 10);
+        assert_eq!(b.batch(2, 4), (s2, a.batch(2, 4).1));
+        assert_eq!(b.batch(0, 4), (s0, p0));
+    }
+
+    #[test]
+    fn conditions_are_unit_halves_or_the_two_features() {
+        let device = Device::flex();
+        let c_i = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &device);
+        let c_j = Tensor::<2>::from_floats([[0.0, 1.0], [0.0, 1.0]], &device);
+        let delta = training_condition(MapperKind::DeltaEdit, c_i.clone(), c_j.clone());
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        // Identical features give a zero delta, not NaN.
+        delta.into_data().assert_approx_eq::<f32>(
+            &TensorData::from([[1.0, 0.0, -h, h], [0.0, 1.0, 0.0, 0.0]]),
+            Default::default(),
+        );
+        let straight = training_condition(MapperKind::Straightforward, c_i, c_j);
+        assert_eq!(straight.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn loss_is_zero_for_a_perfect_prediction_and_two_for_the_opposite() {
+        let device = Device::flex();
+        let t = Tensor::<2>::from_floats([[1.0, -2.0, 0.5]], &device);
+        let same = mapper_loss(t.clone(), t.clone());
+        assert!(same.loss.into_scalar::<f32>().abs() < 1e-6);
+        let opposite = mapper_loss(t.clone().neg(), t);
+        let expected_mse = (4.0 + 16.0 + 1.0) / 3.0;
+        assert!((opposite.loss.into_scalar::<f32>() - (expected_mse + 2.0)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_few_steps_lower_the_loss_for_both_conditions() {
+        let device = Device::flex();
+        let base = tiny_base(&device);
+        // Sampled codes: the random tiny encoder maps every render to nearly the same w+.
+        let codes = compute(&base, CodeSource::Samples { seed: 0 }, 64, 32).unwrap();
+        let config = mapper_config(&base.generator, base.delta_space.config.embed_dim).unwrap();
+        for kind in [MapperKind::DeltaEdit, MapperKind::Straightforward] {
+            let dir = tempfile::tempdir().unwrap();
+            let cfg = MapperTraining { steps: 60, batch: 32, kind, ..MapperTraining::default() };
+            let options = TrainOptions {
+                dir: dir.path().to_path_buf(),
+                steps: cfg.steps,
+                checkpoint_every: 30,
+                log_every: 20,
+                keep: 1,
+                label: "mapper".into(),
+            };
+            let (mapper, summary) = train(&cfg, &config, &codes, options, &device.clone().autodiff()).unwrap();
+            let log = std::fs::read_to_string(dir.path().join("losses.jsonl")).unwrap();
+            let logged: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            let series = |name: &str| logged.iter().map(|v| v[name].as_f64().unwrap()).collect::<Vec<_>>();
+            let (loss, cosine) = (series("loss"), series("cosine"));
+            assert_eq!(loss.len(), 3);
+            assert!(loss[2] < loss[0] && cosine[2] > cosine[0] + 0.05, "{kind:?}: loss {loss:?}, cosine {cosine:?}");
+            assert_eq!(summary.steps, 60);
+            let eval = evaluate(&mapper.valid(), kind, &codes, 64, &device);
+            assert!(eval.cosine > 0.1 && eval.mse.is_finite() && eval.zero_edit_mse > 0.0, "{kind:?}: {eval:?}");
+        }
+    }
+}
