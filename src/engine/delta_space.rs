@@ -43,10 +43,10 @@ impl Domain {
     }
 
     /// The relevance threshold β an edit starts with: DeltaEdit's default for FFHQ; for the
-    /// built-in domain, the value chosen on the benchmark (weights/builtin/delta_mapper.json).
+    /// built-in domain, the value chosen on the benchmark (docs/deltaedit_builtin.md).
     pub fn default_beta(self) -> f32 {
         match self {
-            Domain::Builtin => 0.0,
+            Domain::Builtin => 0.05,
             Domain::Ffhq => 0.03,
         }
     }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Reproduces every built-in model in weights/builtin/ on the CPU, in dependency order: the judge,
+# CLIP, the StyleGAN2 generator + e4e encoder, then (on those) the Delta Mapper, the
+# straightforward baseline and the relevance matrix. Every step resumes from its checkpoints in
+# runs/ when rerun. Wall times on the 2-core development machine (shared with other jobs) are in
+# each model's manifest (weights/builtin/*.json); the whole sequence took about 2.5 hours.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked
+ds=target/release/deltastudio
+# Later steps must read the files the earlier steps just wrote.
+export DELTASTUDIO_WEIGHTS="$PWD/weights"
+
+$ds world train-judge --steps 10000 --run-dir runs/judge --output weights/builtin/judge.safetensors --eval-n 2000
+$ds train clip --steps 1200 --batch 128 --seed 0 --run-dir runs/clip --output weights/builtin/clip.safetensors --eval-n 1000
+$ds train gan --steps 3400 --run-dir runs/gan --output-dir weights/builtin --eval-n 500 --sheets-dir docs
+$ds --device cpu train mapper --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
+$ds --device cpu train mapper --straightforward --images 12000 --steps 30000 --run-dir runs/mapper-straightforward --codes runs/codes
+$ds --device cpu train relevance --images 32 --std-images 12000 --codes runs/codes --run-dir runs/relevance
