@@ -1,6 +1,7 @@
 //! DeltaStudio: text-guided image editing (DeltaEdit, BARET) on burn, with an egui editor.
 //!
-//! Dependencies point one way: `app` → `engine` → `models`, `weights`; `train` → `models`, `world`.
+//! Dependencies point one way: `app` → `engine` → `models`, `weights`; `train` → `engine` (the
+//! mapper learns from DeltaSpace features of inverted images), `models`, `world`.
 //! `models` know nothing of files, the UI or pipelines.
 pub mod app;
 pub mod device;

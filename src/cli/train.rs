@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 use deltastudio::device::DevicePreference;
-use deltastudio::engine::delta_space::Domain;
 use deltastudio::weights::registry::WeightsPath;
 
 #[derive(clap::Args)]
@@ -35,11 +34,6 @@ pub fn run(args: Args, device: DevicePreference, weights: &WeightsPath) -> anyho
         TrainCommand::Mapper(a) => super::train_mapper::run(a, device, weights),
         TrainCommand::Relevance(a) => super::train_relevance::run(a, device, weights),
     }
-}
-
-/// `builtin` or `ffhq`.
-pub fn parse_domain(text: &str) -> Result<Domain, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| format!("`{text}`: expected builtin or ffhq"))
 }
 
 /// The command line as a reproducible command (`deltastudio …`, whatever the binary's path).

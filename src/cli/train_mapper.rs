@@ -18,7 +18,7 @@ use deltastudio::weights::delta_mapper::{load_delta_mapper, save_delta_mapper};
 use deltastudio::weights::registry::{WeightsPath, sha256_file};
 use deltastudio::weights::writer::Precision;
 
-use super::train::{command_line, parse_domain, trained_from, write_manifest};
+use super::train::{command_line, trained_from, write_manifest};
 
 /// Largest relative change of the mapper's outputs that f16 storage may cause: 1 % of an edit
 /// is far below what a strength step changes.
@@ -28,7 +28,7 @@ const F16_TOLERANCE: f64 = 1e-2;
 pub struct Args {
     /// Whose models: `builtin` (codes from inverted training renders) or `ffhq` (the official
     /// files; codes from sampled z as generate_codes.py, since no photos ship here).
-    #[arg(long, default_value = "builtin", value_parser = parse_domain)]
+    #[arg(long, value_enum, default_value_t = Domain::Builtin)]
     domain: Domain,
     /// The paper's straightforward baseline (§3.1.1): trained with the target image feature as
     /// the condition instead of the CLIP image delta.

@@ -12,12 +12,12 @@ use deltastudio::train::relevance::{RelevanceOptions, compute};
 use deltastudio::weights::delta_mapper::save_relevance_matrix;
 use deltastudio::weights::registry::{WeightsPath, sha256_file};
 
-use super::train::{command_line, parse_domain, trained_from, write_manifest};
+use super::train::{command_line, trained_from, write_manifest};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Whose models: `builtin` (inverted training renders) or `ffhq` (sampled z).
-    #[arg(long, default_value = "builtin", value_parser = parse_domain)]
+    #[arg(long, value_enum, default_value_t = Domain::Builtin)]
     domain: Domain,
     /// M: images the channel moves are averaged over (the first M codes).
     #[arg(long, default_value_t = RelevanceOptions::default().images)]
