@@ -22,6 +22,10 @@ pub struct Args {
     seed: u64,
     #[arg(long, default_value_t = ClipTraining::default().workers)]
     workers: usize,
+    /// Share of each batch made of counterfactual pairs (one portrait, one factor changed, both
+    /// captions saying it).
+    #[arg(long, default_value_t = ClipTraining::default().counterfactual_fraction)]
+    counterfactual: f32,
     /// The run directory (checkpoints, loss log).
     #[arg(long, default_value = "runs/clip")]
     run_dir: PathBuf,
@@ -48,7 +52,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = builtin_clip_config();
-    let cfg = ClipTraining { seed: args.seed, steps: args.steps, batch: args.batch, lr: args.lr, workers: args.workers, ..ClipTraining::default() };
+    let cfg = ClipTraining {
+        seed: args.seed,
+        steps: args.steps,
+        batch: args.batch,
+        lr: args.lr,
+        workers: args.workers,
+        counterfactual_fraction: args.counterfactual,
+        ..ClipTraining::default()
+    };
     let (model, steps, wall_time_s, final_losses) = if args.export_latest {
         let (step, model) = latest_checkpoint(&config, &args.run_dir)?.with_context(|| format!("no checkpoint in {}", args.run_dir.display()))?;
         (model, step, None, None)

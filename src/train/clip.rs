@@ -16,7 +16,7 @@ use super::{Run, Summary, TrainOptions, Trainee, cosine_lr};
 use crate::models::clip::preprocess::clip_normalized;
 use crate::models::clip::tokenizer::ClipTokenizer;
 use crate::models::clip::{Activation, Clip, ClipConfig, TextConfig, TextPooling, TransformerConfig, VisionConfig};
-use crate::world::captions::{Kind, TemplateSet, caption, phrases};
+use crate::world::captions::{Kind, TemplateSet, caption, caption_mentioning, phrases};
 use crate::world::dataset::{Degradations, Sample, held_out_seed, sample, training_seed};
 use crate::world::factors::{Factor, sample_attributes};
 use crate::world::render::render;
@@ -55,6 +55,11 @@ pub struct ClipTraining {
     pub degradations: Degradations,
     /// Background rendering threads.
     pub workers: usize,
+    /// The share of the batch made of counterfactual pairs: a render and the same portrait with
+    /// one factor changed, both captions saying that factor, so that the contrastive loss can
+    /// only tell them apart by the factor's words (binds the shape factors that plain captions
+    /// leave unlearnt).
+    pub counterfactual_fraction: f32,
 }
 
 impl Default for ClipTraining {
@@ -69,6 +74,7 @@ impl Default for ClipTraining {
             supersample_fraction: 0.2,
             degradations: Degradations::default(),
             workers: 1,
+            counterfactual_fraction: 0.0,
         }
     }
 }
@@ -83,13 +89,29 @@ fn make_batch(cfg: &ClipTraining, config: &ClipConfig, tokenizer: &ClipTokenizer
     let size = config.vision.image_size;
     let mut pixels = Vec::with_capacity(cfg.batch * 3 * size * size);
     let mut captions = Vec::with_capacity(cfg.batch);
-    for i in 0..cfg.batch {
+    let mut i = 0;
+    while i < cfg.batch {
         let seed = training_seed(cfg.seed, (step * cfg.batch + i) as u64);
         let mut rng = Rng::stream(seed, 0x636c_6970);
         let Sample { attributes, image, .. } = sample(seed, size as u32, rng.chance(cfg.supersample_fraction));
-        let image = if rng.chance(cfg.clean_fraction) { image } else { cfg.degradations.apply(&image, &mut rng) };
-        pixels.extend(clip_normalized(&image));
-        captions.push(caption(&attributes, seed, TemplateSet::Train));
+        let mut push = |image: &image::RgbImage, text: String, rng: &mut Rng| {
+            let image = if rng.chance(cfg.clean_fraction) { image.clone() } else { cfg.degradations.apply(image, rng) };
+            pixels.extend(clip_normalized(&image));
+            captions.push(text);
+        };
+        // (No draw when off: a run without pairs sees the batches it always saw.)
+        if cfg.counterfactual_fraction > 0.0 && i + 1 < cfg.batch && rng.chance(cfg.counterfactual_fraction) {
+            let factor = *rng.pick(&Factor::ALL);
+            let other = (attributes.get(factor) + 1 + rng.below(factor.count() - 1)) % factor.count();
+            let changed = attributes.with(factor, other);
+            let twin = render(seed, &changed, size as u32).image;
+            push(&image, caption_mentioning(&attributes, seed, TemplateSet::Train, factor), &mut rng);
+            push(&twin, caption_mentioning(&changed, seed ^ 1, TemplateSet::Train, factor), &mut rng);
+            i += 2;
+        } else {
+            push(&image, caption(&attributes, seed, TemplateSet::Train), &mut rng);
+            i += 1;
+        }
     }
     let tokens = tokenizer.tokenize_batch(&captions, config.text.context_length)?;
     Ok(PairBatch { pixels, tokens })
@@ -374,6 +396,25 @@ mod tests {
         assert_eq!(e.zero_shot.len(), ZERO_SHOT_PROMPTS.len());
         assert!(e.delta_space.per_factor.values().all(|f| f["pairs"] == 2));
         assert!((-1.0..=1.0).contains(&e.delta_space.delta_cos) && (-1.0..=1.0).contains(&e.delta_space.raw_cos));
+    }
+
+    /// Counterfactual pairs are twins: the same portrait (most pixels equal) with different
+    /// captions; an odd batch ends with a single.
+    #[test]
+    fn counterfactual_batches_hold_twins() {
+        let config = tiny();
+        let tokenizer = ClipTokenizer::new().unwrap();
+        let cfg = ClipTraining { batch: 5, clean_fraction: 1.0, supersample_fraction: 0.0, counterfactual_fraction: 1.0, ..ClipTraining::default() };
+        let batch = make_batch(&cfg, &config, &tokenizer, 3).unwrap();
+        let (len, plane) = (config.text.context_length, 3 * 16 * 16);
+        assert_eq!((batch.tokens.len() / len, batch.pixels.len() / plane), (5, 5));
+        let image = |i: usize| &batch.pixels[i * plane..(i + 1) * plane];
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).filter(|(x, y)| x == y).count() as f32 / plane as f32;
+        for pair in [0, 2] {
+            assert!(same(image(pair), image(pair + 1)) > 0.3, "twins share most of the portrait");
+            assert_ne!(batch.tokens[pair * len..(pair + 1) * len], batch.tokens[(pair + 1) * len..(pair + 2) * len]);
+        }
+        assert!(same(image(1), image(2)) < 0.3, "different portraits across pairs");
     }
 
     #[test]

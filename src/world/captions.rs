@@ -144,10 +144,32 @@ fn slot(kind: Kind) -> &'static str {
 /// A caption of `attributes`, deterministic from `seed`: a random template of `set`, a random
 /// subset of the factors in random order, each said with a random phrasing that fits the template.
 pub fn caption(attributes: &Attributes, seed: u64, set: TemplateSet) -> String {
+    compose(attributes, seed, set, None)
+}
+
+/// Like [`caption`], but `factor` is always said (first, even when its value is an absence), with
+/// a template that has a slot for it: captions of two renders that differ in `factor` then tell
+/// them apart.
+pub fn caption_mentioning(attributes: &Attributes, seed: u64, set: TemplateSet, factor: Factor) -> String {
+    compose(attributes, seed, set, Some(factor))
+}
+
+fn compose(attributes: &Attributes, seed: u64, set: TemplateSet, required: Option<Factor>) -> String {
     let mut rng = Rng::stream(seed, 3);
-    let template = *rng.pick(templates(set));
+    let template = match required {
+        None => *rng.pick(templates(set)),
+        Some(f) => {
+            let says_it = |t: &&str| phrases(f, attributes.get(f)).iter().any(|p| t.contains(slot(p.kind)));
+            let fitting: Vec<&str> = templates(set).iter().copied().filter(says_it).collect();
+            *rng.pick(&fitting)
+        }
+    };
     let mut factors = Factor::ALL.to_vec();
     shuffle(&mut factors, &mut rng);
+    if let Some(f) = required {
+        factors.retain(|&x| x != f);
+        factors.insert(0, f);
+    }
     // Mostly a few factors, sometimes many.
     let most = if rng.chance(0.3) { 12 } else { 5 };
     let wanted = 1 + rng.below(most);
@@ -159,7 +181,7 @@ pub fn caption(attributes: &Attributes, seed: u64, set: TemplateSet) -> String {
         let v = attributes.get(f);
         // People rarely say what is absent.
         let absent = v == 0 && matches!(f, Factor::Eyewear | Factor::FacialHair | Factor::Hat | Factor::Earrings | Factor::Lipstick);
-        if absent && !rng.chance(0.3) {
+        if absent && required != Some(f) && !rng.chance(0.3) {
             continue;
         }
         let fitting: Vec<Phrase> = phrases(f, v).iter().copied().filter(|p| template.contains(slot(p.kind))).collect();
@@ -240,5 +262,18 @@ mod tests {
         let fill = |s: &str| s.replace("{with}", "").replace("{adj}", "happy").replace("{noun}", "man");
         assert_eq!(tidy(&expand_optional("a {adj} {noun}[ {with}].", &fill)), "a happy man.");
         assert_eq!(tidy("a  old man , with hat"), "an old man, with hat");
+    }
+
+    #[test]
+    fn a_required_factor_is_always_said_even_when_absent() {
+        for seed in 0..300u64 {
+            let factor = Factor::ALL[seed as usize % 12];
+            let attributes = crate::world::sample_attributes(seed).with(factor, seed as usize / 12 % factor.count());
+            for set in [TemplateSet::Train, TemplateSet::HeldOut] {
+                let text = caption_mentioning(&attributes, seed, set, factor);
+                let said = phrases(factor, attributes.get(factor)).iter().any(|p| text.contains(p.text));
+                assert!(said, "{} = {}: {text}", factor.name(), attributes.value_name(factor));
+            }
+        }
     }
 }
