@@ -1,8 +1,7 @@
 //! `deltastudio train <model>`: the commands that train DeltaStudio's own models (resumable:
 //! rerun the same command to continue from the last checkpoint).
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Subcommand;
 use deltastudio::device::DevicePreference;
 use deltastudio::weights::registry::WeightsPath;
@@ -36,18 +35,7 @@ pub fn run(args: Args, device: DevicePreference, weights: &WeightsPath) -> anyho
     }
 }
 
-/// The command line as a reproducible command (`deltastudio …`, whatever the binary's path).
-pub fn command_line() -> String {
-    std::iter::once("deltastudio".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
-}
-
 /// `[{file, sha256}]` of the files a result was made from (hashed when they were loaded).
 pub fn trained_from(models: &[(PathBuf, String)]) -> serde_json::Value {
     models.iter().map(|(path, sha256)| serde_json::json!({ "file": path.display().to_string(), "sha256": sha256 })).collect()
-}
-
-/// Writes `manifest` as pretty JSON to `path`.
-pub fn write_manifest(path: &Path, manifest: &serde_json::Value) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(manifest).expect("JSON value");
-    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }

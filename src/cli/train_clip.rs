@@ -69,7 +69,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (model, summary) = deltastudio::train::clip::train(&cfg, &config, options).context("training CLIP")?;
         (model, summary.steps, Some(summary.wall_time_s), Some(summary.final_losses))
     };
-    let command: Vec<String> = std::iter::once("deltastudio".to_string()).chain(std::env::args().skip(1)).collect();
     save_clip(&model, &args.output, &[("model", "deltastudio built-in CLIP".into()), ("steps", steps.to_string())])
         .with_context(|| format!("writing {}", args.output.display()))?;
     println!("weights: {} (step {steps})", args.output.display());
@@ -79,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let manifest = serde_json::json!({
         "model": "built-in CLIP (src/models/clip, trained by src/train/clip.rs), open_clip state-dict layout, f16",
-        "command": command.join(" "),
+        "command": super::command_line(),
         "config": config_summary(&config),
         "training": cfg,
         "steps": steps,
@@ -90,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "evaluation": evaluation,
     });
     let manifest_path = args.output.with_extension("json");
-    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest)? + "\n").with_context(|| format!("writing {}", manifest_path.display()))?;
+    super::write_manifest(&manifest_path, &manifest)?;
     println!("manifest: {}", manifest_path.display());
     Ok(())
 }

@@ -96,10 +96,9 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         println!("sheets: {} {}", samples_path.display(), pairs_path.display());
     }
 
-    let command: Vec<String> = std::iter::once("deltastudio".to_string()).chain(std::env::args().skip(1)).collect();
     let manifest = serde_json::json!({
         "model": "built-in StyleGAN2 generator + e4e encoder, trained as an autoencoder (src/train/gan.rs)",
-        "command": command.join(" "),
+        "command": super::command_line(),
         "seed": cfg.seed,
         "steps": summary.steps,
         "images_seen": summary.steps * cfg.batch,
@@ -115,8 +114,7 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         "metrics_f32_first_100": metrics_f32,
     });
     let manifest_path = generator_path.with_extension("json");
-    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest)? + "\n")
-        .with_context(|| format!("writing {}", manifest_path.display()))?;
+    super::write_manifest(&manifest_path, &manifest)?;
     println!("manifest: {}", manifest_path.display());
     Ok(())
 }

@@ -18,7 +18,8 @@ use deltastudio::weights::delta_mapper::{load_delta_mapper, save_delta_mapper};
 use deltastudio::weights::registry::{WeightsPath, sha256_file};
 use deltastudio::weights::writer::Precision;
 
-use super::train::{command_line, trained_from, write_manifest};
+use super::train::trained_from;
+use super::{command_line, write_manifest};
 
 /// Largest relative change of the mapper's outputs that f16 storage may cause: 1 % of an edit
 /// is far below what a strength step changes.

@@ -12,7 +12,8 @@ use deltastudio::train::relevance::{RelevanceOptions, compute};
 use deltastudio::weights::delta_mapper::save_relevance_matrix;
 use deltastudio::weights::registry::{WeightsPath, sha256_file};
 
-use super::train::{command_line, trained_from, write_manifest};
+use super::train::trained_from;
+use super::{command_line, write_manifest};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -211,11 +211,9 @@ pub fn run(args: Args, device: DevicePreference, weights: &WeightsPath) -> anyho
             let clean = evaluate(&judge, eval_n, false);
             let degraded = evaluate(&judge, eval_n, true);
             print_accuracies(&clean, &degraded);
-            // The reproduce command, as run from the repository root.
-            let command: Vec<String> = std::iter::once("deltastudio".to_string()).chain(std::env::args().skip(1)).collect();
             let manifest = serde_json::json!({
                 "model": "attribute judge (src/world/judge.rs)",
-                "command": command.join(" "),
+                "command": super::command_line(),
                 "config": format!("{:?}", JudgeConfig::new()),
                 "training": cfg,
                 "steps": summary.steps,
@@ -228,8 +226,7 @@ pub fn run(args: Args, device: DevicePreference, weights: &WeightsPath) -> anyho
                 "accuracy_degraded": accuracy_map(&degraded),
             });
             let manifest_path = output.with_extension("json");
-            std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest)? + "\n")
-                .with_context(|| format!("writing {}", manifest_path.display()))?;
+            super::write_manifest(&manifest_path, &manifest)?;
             println!("manifest: {}", manifest_path.display());
             Ok(())
         }
