@@ -34,6 +34,10 @@ pub struct Args {
     domain: Domain,
     #[arg(long, value_enum, default_value_t = Method::DeltaEdit)]
     method: Method,
+    /// Per-image latent refinement: optimisation steps on w+ after the encoder (sharper
+    /// reconstructions, slower inversion).
+    #[arg(long, default_value_t = 0)]
+    refine: usize,
     /// Also save the reconstruction (the inversion without edits) here.
     #[arg(long, value_name = "PNG")]
     reconstruction: Option<PathBuf>,
@@ -53,7 +57,7 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     println!("models loaded in {:.2} s", start.elapsed().as_secs_f64());
 
     let start = Instant::now();
-    let mut session = EditSession::new(Arc::new(models), &image, &device)?;
+    let mut session = EditSession::refined(Arc::new(models), &image, args.refine, &device)?;
     let reconstruction = session.render(&EditStack::default())?;
     println!("inversion: {:.1} ms", start.elapsed().as_secs_f64() * 1000.0);
 

@@ -29,6 +29,9 @@ pub struct Args {
     /// Relevance threshold β (default: the built-in domain's).
     #[arg(long)]
     beta: Option<f32>,
+    /// Per-image latent refinement: optimisation steps on w+ after the encoder.
+    #[arg(long, default_value_t = 0)]
+    refine: usize,
     /// Also write the full report as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -41,7 +44,12 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     println!("device: {} ({})", selected.label, selected.reason);
     let models = GanModels::load(weights, Domain::Builtin, args.method, &device).context("cannot load the built-in models")?;
     let judge = Judge::load(&find(weights, JUDGE_FILE)?, &device)?;
-    let options = BenchmarkOptions { n: args.n, strength: args.strength, beta: args.beta.unwrap_or(Domain::Builtin.default_beta()) };
+    let options = BenchmarkOptions {
+        n: args.n,
+        strength: args.strength,
+        beta: args.beta.unwrap_or(Domain::Builtin.default_beta()),
+        refine_steps: args.refine,
+    };
 
     let bar = ProgressBar::new(cases.len() as u64);
     bar.set_style(ProgressStyle::with_template("eval [{elapsed_precise}] {wide_bar} {pos}/{len} edits ({eta} left)").expect("valid template"));

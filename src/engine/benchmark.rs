@@ -81,6 +81,8 @@ pub struct BenchmarkOptions {
     pub n: usize,
     pub strength: f32,
     pub beta: f32,
+    /// Per-image latent refinement steps after the encoder (0: encoder only).
+    pub refine_steps: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,7 +152,7 @@ pub fn run(
                     let attributes = sample_attributes(seed);
                     let portrait = render(seed, &attributes, SIZE);
                     let start = Instant::now();
-                    let session = EditSession::new(models.clone(), &portrait.image, device)?;
+                    let session = EditSession::refined(models.clone(), &portrait.image, options.refine_steps, device)?;
                     inversion_time += start.elapsed().as_secs_f64();
                     subjects.push(Subject { seed, attributes, image: portrait.image, mask: portrait.mask, session });
                     subjects.len() - 1
