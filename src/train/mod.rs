@@ -87,6 +87,10 @@ pub struct Summary {
 struct Progress {
     step: usize,
     elapsed_s: f64,
+    /// The run's length when the checkpoint was written (absent in older checkpoints):
+    /// schedules depend on it, so a resume with another length changes them.
+    #[serde(default)]
+    total_steps: Option<usize>,
 }
 
 /// A training run: opened (resuming if the directory has a checkpoint), then [`Run::train`].
@@ -109,6 +113,14 @@ impl<S: Checkpoint> Run<S> {
                 let progress: Progress = serde_json::from_str(&text).map_err(|e| Error::checkpoint(&progress_path, e.to_string()))?;
                 let state = fresh.load(&dir)?;
                 log::info!("resuming {} from step {step} ({})", options.label, dir.display());
+                if let Some(total) = progress.total_steps.filter(|&t| t != options.steps) {
+                    log::warn!(
+                        "{} was a {total}-step run and now runs to {}: learning-rate schedules over the run's length \
+                         jump (a warmed-up schedule can diverge); use a new run directory to train longer from scratch",
+                        options.label,
+                        options.steps
+                    );
+                }
                 Ok(Run { options, state, start: step, prior_elapsed: progress.elapsed_s })
             }
             None => Ok(Run { options, state: fresh, start: 0, prior_elapsed: 0.0 }),
@@ -168,7 +180,7 @@ impl<S: Checkpoint> Run<S> {
             }
             if done % options.checkpoint_every == 0 || done == options.steps {
                 let elapsed = prior_elapsed + began.elapsed().as_secs_f64();
-                save_checkpoint(&options, &state, done, elapsed)?;
+                save_checkpoint(&options, &state, done, elapsed, start)?;
             }
             bar.set_position(done as u64);
         }
@@ -205,7 +217,9 @@ fn latest_checkpoint(root: &Path) -> Result<Option<(usize, PathBuf)>> {
 
 /// Writes into a scratch directory and renames it into place, so a killed run never leaves a
 /// half-written checkpoint that looks complete; then prunes old checkpoints.
-fn save_checkpoint<S: Checkpoint>(options: &TrainOptions, state: &S, step: usize, elapsed_s: f64) -> Result<()> {
+/// The checkpoint this session resumed from (`resumed_from`) is never pruned, so a continuation
+/// that goes wrong can be restarted from where it began.
+fn save_checkpoint<S: Checkpoint>(options: &TrainOptions, state: &S, step: usize, elapsed_s: f64, resumed_from: usize) -> Result<()> {
     let root = options.dir.join("checkpoints");
     let scratch = root.join(format!(".writing-{}", checkpoint_name(step)));
     if scratch.exists() {
@@ -214,7 +228,7 @@ fn save_checkpoint<S: Checkpoint>(options: &TrainOptions, state: &S, step: usize
     std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
     state.save(&scratch)?;
     let progress = scratch.join("progress.json");
-    let text = serde_json::to_string(&Progress { step, elapsed_s }).expect("plain struct");
+    let text = serde_json::to_string(&Progress { step, elapsed_s, total_steps: Some(options.steps) }).expect("plain struct");
     std::fs::write(&progress, text).map_err(|e| Error::io(&progress, e))?;
     let final_dir = root.join(checkpoint_name(step));
     if final_dir.exists() {
@@ -224,6 +238,7 @@ fn save_checkpoint<S: Checkpoint>(options: &TrainOptions, state: &S, step: usize
     let mut steps: Vec<usize> = std::fs::read_dir(&root)
         .map_err(|e| Error::io(&root, e))?
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("step-")?.parse().ok())
+        .filter(|&s: &usize| s != resumed_from || resumed_from == 0)
         .collect();
     steps.sort_unstable();
     let excess = steps.len().saturating_sub(options.keep.max(1));
@@ -294,8 +309,12 @@ mod tests {
         assert_ne!(a, weights(&init), "training moved the weights");
         let log = std::fs::read_to_string(split_dir.path().join("losses.jsonl")).unwrap();
         assert_eq!(log.lines().count(), 6);
-        let kept = std::fs::read_dir(split_dir.path().join("checkpoints")).unwrap().count();
-        assert_eq!(kept, 2, "only the newest checkpoints are kept");
+        let mut kept: Vec<String> = std::fs::read_dir(split_dir.path().join("checkpoints"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        kept.sort();
+        assert_eq!(kept, ["step-0000003", "step-0000004", "step-0000006"], "the newest two and the one resumed from");
     }
 
     #[test]
