@@ -157,26 +157,28 @@ pub fn load_mapper(path: &Path, base: &GanBase, device: &Device) -> Result<Delta
     weights::delta_mapper::load_delta_mapper(path, &base.mapper_config()?, "", device)
 }
 
-/// Tiny random models of the built-in layout for tests.
+/// A tiny random 64² generator (coarse/medium rows 4 wide, fine 6), a tiny encoder reading 64²
+/// images and a tiny CLIP (8-d features): the whole GAN path in milliseconds, for tests.
 #[cfg(test)]
-pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
+pub(crate) fn tiny_base(device: &Device) -> GanBase {
     use std::collections::BTreeMap;
 
     use crate::models::clip::{Activation, ClipConfig, TextConfig, TextPooling, TransformerConfig, VisionConfig};
-    use crate::models::e4e::E4eConfig;
+    use crate::models::e4e::{BackboneMode, E4eConfig};
     use crate::models::stylegan2::StyleGan2Config;
 
-    let width = 8;
-    let channels = BTreeMap::from([(4, width), (8, width), (16, width), (32, width), (64, 4)]);
-    let generator = StyleGan2Config::new(64).with_style_dim(width).with_n_mlp(2).with_channels(Some(channels)).init(device).unwrap();
-    let encoder_config = E4eConfig {
+    let channels = BTreeMap::from([(4, 4), (8, 4), (16, 4), (32, 4), (64, 2)]);
+    let generator = StyleGan2Config::new(64).with_style_dim(8).with_n_mlp(1).with_channels(Some(channels)).init(device).unwrap();
+    let encoder = E4eConfig {
+        mode: BackboneMode::Ir,
         stylegan_size: 64,
         input_size: 64,
-        stage_units: Some([1, 1, 1, 1]),
-        stage_channels: Some([4, 4, 8, width]),
+        stage_units: Some([1; 4]),
+        stage_channels: Some([4, 4, 8, 8]),
         ..E4eConfig::default()
-    };
-    let encoder = encoder_config.init(device).unwrap();
+    }
+    .init(device)
+    .unwrap();
     let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
     let clip_config = ClipConfig {
         embed_dim: 8,
@@ -184,7 +186,13 @@ pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
         text: TextConfig::new(12, 49408, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
     };
     let delta_space = DeltaSpace::new(clip_config.init(device), clip_config, Domain::Builtin, device).unwrap();
-    let base = GanBase { domain: Domain::Builtin, generator, encoder, delta_space, paths: Vec::new() };
+    GanBase { domain: Domain::Builtin, generator, encoder, delta_space, paths: vec![] }
+}
+
+/// [`tiny_base`] with a random direction model and relevance matrix.
+#[cfg(test)]
+pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
+    let base = tiny_base(device);
     let mapper_config = base.mapper_config().unwrap();
     let direction = match method {
         Method::DeltaEdit => DirectionModel::DeltaEdit(mapper_config.init(device)),

@@ -255,38 +255,8 @@ fn standard_normal_rows(seed: u64, indices: &[u64], dim: usize, device: &Device)
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::engine::delta_space::{DeltaSpace, Domain};
-    use crate::models::clip::{Activation, ClipConfig, TextConfig, TextPooling, TransformerConfig, VisionConfig};
-    use crate::models::e4e::{BackboneMode, E4eConfig};
-    use crate::models::stylegan2::StyleGan2Config;
-
-    /// A tiny random 64² generator (coarse/medium rows 4 wide, fine 6), a tiny encoder and a tiny
-    /// CLIP (8-d features): the whole GAN path in milliseconds.
-    pub(crate) fn tiny_base(device: &Device) -> GanBase {
-        let channels = BTreeMap::from([(4, 4), (8, 4), (16, 4), (32, 4), (64, 2)]);
-        let generator =
-            StyleGan2Config::new(64).with_style_dim(8).with_n_mlp(1).with_channels(Some(channels)).init(device).unwrap();
-        let encoder = E4eConfig {
-            mode: BackboneMode::Ir,
-            stylegan_size: 64,
-            stage_units: Some([1; 4]),
-            stage_channels: Some([4, 4, 8, 8]),
-            ..E4eConfig::default()
-        }
-        .init(device)
-        .unwrap();
-        let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
-        let clip_config = ClipConfig {
-            embed_dim: 8,
-            vision: VisionConfig::new(16, 8, tower(Activation::QuickGelu), 8),
-            text: TextConfig::new(12, 49408, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
-        };
-        let delta_space = DeltaSpace::new(clip_config.init(device), clip_config, Domain::Builtin, device).unwrap();
-        GanBase { domain: Domain::Builtin, generator, encoder, delta_space, paths: vec![] }
-    }
+    use crate::engine::models::tiny_base;
 
     #[test]
     fn codes_are_cached_with_their_fingerprint_and_reused() {

@@ -209,7 +209,7 @@ pub fn evaluate(mapper: &DeltaMapper, kind: MapperKind, codes: &LatentCodes, pai
 mod tests {
     use super::*;
     use crate::engine::models::mapper_config;
-    use crate::train::codes::tests::tiny_base;
+    use crate::engine::models::tiny_base;
     use crate::train::codes::{CodeSource, compute};
 
     #[test]

@@ -211,7 +211,7 @@ mod tests {
     use burn::module::Param;
 
     use super::*;
-    use crate::train::codes::tests::tiny_base;
+    use crate::engine::models::tiny_base;
     use crate::train::codes::{CodeSource, compute as compute_codes};
 
     #[test]
