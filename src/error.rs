@@ -26,6 +26,10 @@ pub enum Error {
 
     #[error("{0}")]
     Invalid(String),
+
+    /// The user stopped a long computation.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     let weights = WeightsPath::new(args.weights.as_deref());
     let result = match args.command {
-        None => open_editor(args.device),
+        None => open_editor(args.device, args.weights.clone()),
         Some(Command::Models(a)) => cli::models::run(a, &weights),
         Some(Command::Clip(a)) => cli::clip::run(a, args.device, &weights),
         Some(Command::World(a)) => cli::world::run(a, args.device, &weights),
@@ -59,7 +59,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_editor(preference: DevicePreference) -> anyhow::Result<()> {
+fn open_editor(preference: DevicePreference, weights: Option<PathBuf>) -> anyhow::Result<()> {
+    // Without --device, the editor's saved setting decides.
+    let preference = match preference {
+        DevicePreference::Auto => deltastudio::app::settings::Settings::default_path()
+            .map(|p| deltastudio::app::settings::Settings::load(&p).device)
+            .unwrap_or_default(),
+        explicit => explicit,
+    };
     let selected = device::select(preference)?;
-    deltastudio::app::run(selected).map_err(|e| anyhow::anyhow!("the editor window could not be opened: {e}"))
+    deltastudio::app::run(selected, weights).map_err(|e| anyhow::anyhow!("the editor window could not be opened: {e}"))
 }

@@ -1,45 +1,383 @@
-//! The eframe editor. It never touches tensors: models run behind the engine.
+//! The eframe editor. It never touches tensors: models run on the worker thread behind the engine,
+//! and the UI sees RGB images.
+//!
+//! One frame: take the worker's results → handle files, shortcuts → draw one function per panel →
+//! if the document's edit stack changed, ask the worker for a render (the newest wins) → record an
+//! undo step once the interaction has ended.
+mod canvas;
+mod files;
+mod panels;
+pub mod settings;
+pub mod state;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use eframe::egui;
+use image::RgbImage;
 
 use crate::device::SelectedDevice;
+use crate::engine::delta_space::Domain;
+use crate::engine::session::EditStack;
+use crate::weights::registry::WeightsPath;
+use canvas::View;
+use files::Dialogs;
+use settings::Settings;
+use state::{Document, History};
+use worker::{Request, Response, Task, Worker};
 
 pub const APP_NAME: &str = "DeltaStudio";
 
-/// Everything the editor shows; one function per panel draws it.
+/// Where the image being edited came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputSource {
+    /// A built-in portrait, re-rendered from its seed.
+    Builtin { seed: u64 },
+    File { path: PathBuf },
+    Clipboard,
+}
+
+/// An image on the canvas, with its GPU texture.
+pub struct Shown {
+    pub image: Arc<RgbImage>,
+    pub texture: egui::TextureHandle,
+}
+
+impl Shown {
+    fn new(ctx: &egui::Context, name: &str, image: Arc<RgbImage>) -> Shown {
+        let color = egui::ColorImage::from_rgb([image.width() as usize, image.height() as usize], image.as_raw());
+        let texture = ctx.load_texture(name, color, egui::TextureOptions::LINEAR);
+        Shown { image, texture }
+    }
+}
+
+pub struct OpenImage {
+    pub source: InputSource,
+    /// Distinguishes inversions of different images (and of the same image opened twice).
+    pub id: u64,
+    pub shown: Shown,
+}
+
+/// The state of the GAN-path models on the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelsState {
+    Loading(Domain),
+    Ready { domain: Domain, files: Vec<PathBuf> },
+    Failed { domain: Domain, message: String },
+}
+
+/// A message in the status bar; errors stay until dismissed or replaced.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+/// Everything the editor shows; one function per panel draws it (panels.rs, canvas.rs).
 pub struct EditorApp {
+    settings: Settings,
+    /// `None` in tests: nothing is written to the user's config.
+    settings_path: Option<PathBuf>,
+    /// `--weights` from the command line; searched before the settings' folder.
+    weights_flag: Option<PathBuf>,
     device_label: String,
     device_reason: String,
+    worker: Worker,
+    dialogs: Dialogs,
+    models: ModelsState,
+
+    document: Document,
+    history: History,
+    input: Option<OpenImage>,
+    reconstruction: Option<Shown>,
+    /// The edit as last rendered.
+    result: Option<Shown>,
+    /// The newest render request sent, and what it asked for.
+    sent: Option<(u64, EditStack)>,
+    /// The generation of `result`.
+    shown_generation: u64,
+    /// Whether `input` has been inverted with the current models.
+    inverted: bool,
+    last_edit_time: Option<Duration>,
+    last_inversion_time: Option<Duration>,
+    next_image_id: u64,
+
+    view: View,
+    /// The first canvas slot as last drawn (for "100 %").
+    last_slot: Option<egui::Rect>,
+    split_position: f32,
+    compare_with_input: bool,
+    seed: u64,
+    notice: Option<Notice>,
+    /// Where Ctrl+S writes after the first export.
+    export_path: Option<PathBuf>,
+    show_models: bool,
+    show_settings: bool,
+    /// Export waiting for the user to confirm overwriting the input photo.
+    confirm_overwrite: Option<(files::ExportKind, PathBuf)>,
+    /// Where the interpolation strip being rendered goes.
+    pending_strip: Option<PathBuf>,
 }
 
 impl EditorApp {
-    pub fn new(device: &SelectedDevice) -> Self {
-        EditorApp { device_label: device.label.clone(), device_reason: device.reason.clone() }
+    /// `settings_path: None` keeps settings in memory only (tests).
+    pub fn new(device: &SelectedDevice, weights_flag: Option<PathBuf>, settings_path: Option<PathBuf>) -> Self {
+        let settings = settings_path.as_deref().map(Settings::load).unwrap_or_default();
+        let document = Document::new(settings.domain.default_beta());
+        let mut app = EditorApp {
+            worker: Worker::spawn(device.device.clone()),
+            dialogs: Dialogs::default(),
+            models: ModelsState::Loading(settings.domain),
+            history: History::new(&document),
+            document,
+            settings,
+            settings_path,
+            weights_flag,
+            device_label: device.label.clone(),
+            device_reason: device.reason.clone(),
+            input: None,
+            reconstruction: None,
+            result: None,
+            sent: None,
+            shown_generation: 0,
+            inverted: false,
+            last_edit_time: None,
+            last_inversion_time: None,
+            next_image_id: 1,
+            view: View::default(),
+            last_slot: None,
+            split_position: 0.5,
+            compare_with_input: false,
+            seed: 1,
+            notice: None,
+            export_path: None,
+            show_models: false,
+            show_settings: false,
+            confirm_overwrite: None,
+            pending_strip: None,
+        };
+        app.load_models(app.settings.domain);
+        app
+    }
+
+    /// The weights folders in search order: `--weights`, the settings' folder, then the standard ones.
+    fn weights(&self) -> WeightsPath {
+        let mut path = WeightsPath::new(self.weights_flag.as_deref());
+        if let Some(dir) = &self.settings.weights_dir {
+            let at = usize::from(self.weights_flag.is_some());
+            path.dirs.insert(at, (crate::weights::registry::SearchOrigin::Flag, dir.clone()));
+        }
+        path
+    }
+
+    pub fn load_models(&mut self, domain: Domain) {
+        self.models = ModelsState::Loading(domain);
+        self.inverted = false;
+        self.sent = None;
+        self.worker.send(Request::LoadModels { weights: self.weights(), domain });
+    }
+
+    /// Whether the worker still owes a result the UI is waiting for (tests poll this).
+    pub fn is_busy(&self) -> bool {
+        matches!(self.models, ModelsState::Loading(_))
+            || self.worker.progress().is_some()
+            || (self.input.is_some() && matches!(self.models, ModelsState::Ready { .. }) && !self.inverted)
+            || self.sent.as_ref().is_some_and(|(generation, _)| *generation != self.shown_generation)
+    }
+
+    pub fn document(&self) -> &Document {
+        &self.document
+    }
+
+    pub fn document_mut(&mut self) -> &mut Document {
+        &mut self.document
+    }
+
+    pub fn models_state(&self) -> &ModelsState {
+        &self.models
+    }
+
+    pub fn input(&self) -> Option<&OpenImage> {
+        self.input.as_ref()
+    }
+
+    pub fn result_image(&self) -> Option<&RgbImage> {
+        self.result.as_ref().map(|r| r.image.as_ref())
+    }
+
+    pub fn reconstruction_image(&self) -> Option<&RgbImage> {
+        self.reconstruction.as_ref().map(|r| r.image.as_ref())
+    }
+
+    pub fn notice(&self) -> Option<&Notice> {
+        self.notice.as_ref()
+    }
+
+    pub fn undo(&mut self) {
+        if !self.history.undo(&mut self.document) {
+            self.info("Nothing to undo");
+        }
+    }
+
+    pub fn redo(&mut self) {
+        if !self.history.redo(&mut self.document) {
+            self.info("Nothing to redo");
+        }
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice { text: text.into(), error: false });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice { text: text.into(), error: true });
+    }
+
+    /// Shows `image` as the input and inverts it; the edit stack stays, so the same edits apply to
+    /// the new image.
+    fn set_input(&mut self, ctx: &egui::Context, source: InputSource, image: RgbImage) {
+        let id = self.next_image_id;
+        self.next_image_id += 1;
+        let image = Arc::new(image);
+        let shown = Shown::new(ctx, "input", image.clone());
+        self.input = Some(OpenImage { source, id, shown });
+        self.reconstruction = None;
+        self.result = None;
+        self.inverted = false;
+        self.sent = None;
+        self.worker.send(Request::Invert { image_id: id, image, refine_steps: self.settings.refine_steps });
+    }
+
+    /// A new built-in portrait (rendered here: a few milliseconds).
+    pub fn new_portrait(&mut self, ctx: &egui::Context, seed: u64) {
+        self.seed = seed;
+        let image = crate::world::dataset::sample(seed, files::PORTRAIT_SIZE, true).image;
+        self.set_input(ctx, InputSource::Builtin { seed }, image);
+        self.info(format!("Built-in portrait, seed {seed}"));
+    }
+
+    fn poll_worker(&mut self, ctx: &egui::Context) {
+        while let Some(response) = self.worker.try_recv() {
+            match response {
+                Response::ModelsLoaded { domain, files, elapsed } => {
+                    self.info(format!("{} models loaded in {:.1} s", worker::domain_name(domain), elapsed.as_secs_f64()));
+                    self.models = ModelsState::Ready { domain, files };
+                }
+                Response::Inverted { image_id, reconstruction, elapsed } => {
+                    if self.input.as_ref().is_some_and(|i| i.id == image_id) {
+                        self.reconstruction = Some(Shown::new(ctx, "reconstruction", Arc::new(reconstruction)));
+                        self.inverted = true;
+                        self.sent = None;
+                        self.last_inversion_time = Some(elapsed);
+                    }
+                }
+                Response::Rendered { generation, image, elapsed } => {
+                    if generation > self.shown_generation {
+                        self.shown_generation = generation;
+                        self.last_edit_time = Some(elapsed);
+                        match &mut self.result {
+                            Some(shown) if shown.image.dimensions() == image.dimensions() => {
+                                let color = egui::ColorImage::from_rgb([image.width() as usize, image.height() as usize], image.as_raw());
+                                shown.texture.set(color, egui::TextureOptions::LINEAR);
+                                shown.image = Arc::new(image);
+                            }
+                            _ => self.result = Some(Shown::new(ctx, "result", Arc::new(image))),
+                        }
+                    }
+                }
+                Response::Frames { frames } => self.finish_strip_export(frames),
+                Response::Failed { task, message } => {
+                    match task {
+                        Task::LoadModels => {
+                            let domain = match self.models {
+                                ModelsState::Loading(d) | ModelsState::Ready { domain: d, .. } | ModelsState::Failed { domain: d, .. } => d,
+                            };
+                            self.models = ModelsState::Failed { domain, message: message.clone() };
+                        }
+                        Task::Invert => self.inverted = true,
+                        Task::Render => self.shown_generation = self.sent.as_ref().map_or(0, |(g, _)| *g),
+                        Task::Frames => {}
+                    }
+                    self.error(format!("{}: {message}", task.describe()));
+                }
+            }
+        }
+    }
+
+    /// Sends a render when what the document asks for differs from the last request.
+    fn request_render(&mut self) {
+        if !self.inverted || self.input.is_none() || !matches!(self.models, ModelsState::Ready { .. }) {
+            return;
+        }
+        let stack = self.document.stack();
+        if self.sent.as_ref().is_some_and(|(_, sent)| *sent == stack) {
+            return;
+        }
+        let generation = self.sent.as_ref().map_or(self.shown_generation, |(g, _)| *g) + 1;
+        self.worker.send(Request::Render { generation, stack: stack.clone() });
+        self.sent = Some((generation, stack));
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let shortcut = |modifiers, key| KeyboardShortcut::new(modifiers, key);
+        let ctrl_shift = Modifiers::COMMAND | Modifiers::SHIFT;
+        // Inside a text field, Ctrl+Z belongs to the field.
+        let typing = ctx.egui_wants_keyboard_input();
+        let pressed = |s: KeyboardShortcut| ctx.input_mut(|i| i.consume_shortcut(&s));
+        // Longer combinations first: Ctrl+Shift+Z would also match Ctrl+Z.
+        if !typing && (pressed(shortcut(ctrl_shift, Key::Z)) || pressed(shortcut(Modifiers::COMMAND, Key::Y))) {
+            self.redo();
+        } else if !typing && pressed(shortcut(Modifiers::COMMAND, Key::Z)) {
+            self.undo();
+        }
+        if pressed(shortcut(ctrl_shift, Key::S)) {
+            self.dialogs.export(files::ExportKind::Result, self.settings.last_export_dir.clone(), self.default_export_name());
+        } else if pressed(shortcut(Modifiers::COMMAND, Key::S)) {
+            self.quick_export();
+        }
+        if pressed(shortcut(Modifiers::COMMAND, Key::O)) {
+            self.dialogs.open_image(self.settings.last_open_dir.clone());
+        }
     }
 
     /// Draws the whole window; separate from `eframe::App` so tests can drive it with egui_kittest.
     pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.worker.set_repaint_context(&ctx);
+        self.poll_worker(&ctx);
+        self.poll_dialogs(&ctx);
+        self.take_dropped_and_pasted(&ctx);
+        self.shortcuts(&ctx);
+
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
+        egui::Panel::left("edit_panel").resizable(true).default_size(340.0).show(ui, |ui| self.edit_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.canvas(ui));
+        self.models_window(&ctx);
+        self.settings_window(&ctx);
+        self.overwrite_modal(&ctx);
+
+        self.request_render();
+        let interacting = ctx.input(|i| i.pointer.any_down()) || ctx.egui_wants_keyboard_input();
+        if !interacting {
+            self.history.settle(&self.document);
+        }
+        if self.worker.progress().is_some() {
+            // The spinner and elapsed time move even when no event comes.
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
     }
 
-    fn menu_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.heading(APP_NAME);
-        });
-    }
-
-    fn status_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.label(format!("Device: {}", self.device_label));
-            ui.weak(&self.device_reason);
-        });
-    }
-
-    fn canvas(&mut self, ui: &mut egui::Ui) {
-        ui.centered_and_justified(|ui| {
-            ui.weak("No image open");
-        });
+    fn save_settings(&mut self) {
+        if let Some(path) = &self.settings_path
+            && let Err(e) = self.settings.save(path)
+        {
+            let message = format!("settings could not be saved to {}: {e}", path.display());
+            self.error(message);
+        }
     }
 }
 
@@ -47,12 +385,19 @@ impl eframe::App for EditorApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }
+
+    fn on_exit(&mut self) {
+        self.save_settings();
+    }
 }
 
 /// Opens the editor window. With a GPU, egui renders on the same wgpu device as the models.
-pub fn run(device: SelectedDevice) -> Result<(), eframe::Error> {
+pub fn run(device: SelectedDevice, weights_flag: Option<PathBuf>) -> Result<(), eframe::Error> {
     let mut options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_title(APP_NAME).with_inner_size([1280.0, 800.0]),
+        viewport: egui::ViewportBuilder::default()
+            .with_title(APP_NAME)
+            .with_inner_size([1280.0, 800.0])
+            .with_drag_and_drop(true),
         renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
@@ -64,6 +409,14 @@ pub fn run(device: SelectedDevice) -> Result<(), eframe::Error> {
             queue: setup.queue.clone(),
         });
     }
-    let app = EditorApp::new(&device);
-    eframe::run_native(APP_NAME, options, Box::new(|_cc| Ok(Box::new(app))))
+    let app = EditorApp::new(&device, weights_flag, Settings::default_path());
+    let started = Instant::now();
+    eframe::run_native(
+        APP_NAME,
+        options,
+        Box::new(move |_cc| {
+            log::info!("window ready after {:.2} s", started.elapsed().as_secs_f64());
+            Ok(Box::new(app))
+        }),
+    )
 }

@@ -84,7 +84,19 @@ impl EditSession {
     /// the reconstruction matches the image more closely (the optional per-image latent
     /// refinement; 0 = encoder only).
     pub fn refined(models: Arc<GanModels>, image: &RgbImage, steps: usize, device: &Device) -> Result<EditSession> {
-        let inversion = invert(&models, image, steps, device)?;
+        Self::refined_with_progress(models, image, steps, device, &mut |_| true)
+    }
+
+    /// `refined`, calling `progress(steps done)` after each step; it returns false to cancel
+    /// (then the result is `Error::Cancelled`).
+    pub fn refined_with_progress(
+        models: Arc<GanModels>,
+        image: &RgbImage,
+        steps: usize,
+        device: &Device,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<EditSession> {
+        let inversion = invert(&models, image, steps, device, progress)?;
         Ok(EditSession { models, inversion, directions: HashMap::new() })
     }
 
@@ -146,10 +158,16 @@ impl EditSession {
     }
 }
 
-fn invert(models: &GanModels, image: &RgbImage, refine_steps: usize, device: &Device) -> Result<Inversion> {
+fn invert(
+    models: &GanModels,
+    image: &RgbImage,
+    refine_steps: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Result<Inversion> {
     let base = &models.base;
     let input = crate::models::e4e::image_to_input(image, base.encoder.input_size as u32, device);
-    let wplus = refine(&base.generator, base.encoder.encode(input.clone()), input.clone(), refine_steps);
+    let wplus = refine(&base.generator, base.encoder.encode(input.clone()), input.clone(), refine_steps, progress)?;
     let s = base.generator.styles(wplus.clone()).s();
     let image_feature = base.delta_space.image_features(input)?;
     Ok(Inversion { wplus, s, image_feature })
@@ -161,7 +179,13 @@ const REFINE_LR: f64 = 0.01;
 /// `steps` of Adam on w+ minimising the squared error between its synthesis and `target`
 /// ([1, 3, h, w] in [−1, 1]; the synthesis is resized to it). Only w+ is tracked: the generator's
 /// plain tensors enter the graph as constants.
-fn refine(generator: &Generator, wplus: Tensor<3>, target: Tensor<4>, steps: usize) -> Tensor<3> {
+fn refine(
+    generator: &Generator,
+    wplus: Tensor<3>,
+    target: Tensor<4>,
+    steps: usize,
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Result<Tensor<3>> {
     let [_, _, h, w] = target.dims();
     let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
     let mut wplus = wplus;
@@ -181,8 +205,11 @@ fn refine(generator: &Generator, wplus: Tensor<3>, target: Tensor<4>, steps: usi
         let m_hat = m.clone() / (1.0 - beta1.powi(t as i32));
         let v_hat = v.clone() / (1.0 - beta2.powi(t as i32));
         wplus = wplus - m_hat / (v_hat.sqrt() + eps) * REFINE_LR;
+        if !progress(t) {
+            return Err(Error::Cancelled);
+        }
     }
-    wplus
+    Ok(wplus)
 }
 
 /// The first image of `images` ([B, 3, H, W] in [−1, 1]) as RGB, clamped.

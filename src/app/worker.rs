@@ -1,0 +1,306 @@
+//! The model thread: requests in, images out.
+//!
+//! The UI never waits on it. Pending requests are coalesced before each piece of work: only the
+//! newest render, the newest inversion and the newest model load survive, so a fast slider drag
+//! renders its latest value instead of queueing every intermediate one.
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use burn::prelude::Device;
+use image::RgbImage;
+
+use crate::engine::delta_space::Domain;
+use crate::engine::gan::Method;
+use crate::engine::models::GanModels;
+use crate::engine::session::{EditSession, EditStack};
+use crate::weights::registry::WeightsPath;
+
+pub enum Request {
+    /// Loads the GAN-path models of `domain`; the current image is inverted again with them.
+    LoadModels { weights: WeightsPath, domain: Domain },
+    Invert { image_id: u64, image: Arc<RgbImage>, refine_steps: usize },
+    Render { generation: u64, stack: EditStack },
+    /// k images from edit A (λ = 0) to edit B (λ = 1) of `stack`'s blend.
+    Frames { stack: EditStack, count: usize },
+}
+
+pub enum Response {
+    ModelsLoaded { domain: Domain, files: Vec<PathBuf>, elapsed: Duration },
+    Inverted { image_id: u64, reconstruction: RgbImage, elapsed: Duration },
+    Rendered { generation: u64, image: RgbImage, elapsed: Duration },
+    Frames { frames: Vec<RgbImage> },
+    Failed { task: Task, message: String },
+}
+
+/// What a failure or a progress report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    LoadModels,
+    Invert,
+    Render,
+    Frames,
+}
+
+impl Task {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Task::LoadModels => "Loading models",
+            Task::Invert => "Inverting the image",
+            Task::Render => "Rendering the edit",
+            Task::Frames => "Rendering interpolation frames",
+        }
+    }
+}
+
+/// The running task, for the status bar's progress.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub task: Task,
+    /// Steps done and total, when the task counts them.
+    pub steps: Option<(usize, usize)>,
+    pub started: Instant,
+}
+
+/// The UI's handle on the model thread.
+pub struct Worker {
+    requests: Sender<Request>,
+    responses: Receiver<Response>,
+    progress: Arc<Mutex<Option<Progress>>>,
+    cancel: Arc<AtomicBool>,
+    /// Set on the first frame, so the worker can wake the UI when a result arrives.
+    repaint: Arc<OnceLock<egui::Context>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn spawn(device: Device) -> Worker {
+        let (requests, inbox) = channel();
+        let (outbox, responses) = channel();
+        let progress = Arc::new(Mutex::new(None));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let repaint = Arc::new(OnceLock::new());
+        let mut thread_state = ModelThread {
+            device,
+            inbox,
+            outbox,
+            progress: progress.clone(),
+            cancel: cancel.clone(),
+            repaint: repaint.clone(),
+            models: None,
+            image: None,
+            session: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("deltastudio-models".into())
+            .spawn(move || thread_state.run())
+            .expect("spawning the model thread");
+        Worker { requests, responses, progress, cancel, repaint, thread: Some(thread) }
+    }
+
+    pub fn set_repaint_context(&self, ctx: &egui::Context) {
+        let _ = self.repaint.set(ctx.clone());
+    }
+
+    pub fn send(&self, request: Request) {
+        // The thread only stops when the Worker is dropped, so the channel is open.
+        let _ = self.requests.send(request);
+    }
+
+    pub fn try_recv(&self) -> Option<Response> {
+        self.responses.try_recv().ok()
+    }
+
+    pub fn progress(&self) -> Option<Progress> {
+        *self.progress.lock().expect("progress lock")
+    }
+
+    /// Asks the running task to stop at its next step.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Closing the request channel ends the thread's loop; wait so no work outlives the app.
+        let (closed, _) = channel();
+        self.requests = closed;
+        self.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct ModelThread {
+    device: Device,
+    inbox: Receiver<Request>,
+    outbox: Sender<Response>,
+    progress: Arc<Mutex<Option<Progress>>>,
+    cancel: Arc<AtomicBool>,
+    repaint: Arc<OnceLock<egui::Context>>,
+    models: Option<Arc<GanModels>>,
+    /// The last image asked for, kept to invert it again when the models change.
+    image: Option<(u64, Arc<RgbImage>, usize)>,
+    session: Option<EditSession>,
+}
+
+/// The requests waiting at one moment, newest of each kind.
+#[derive(Default)]
+struct Pending {
+    load: Option<(WeightsPath, Domain)>,
+    invert: Option<(u64, Arc<RgbImage>, usize)>,
+    render: Option<(u64, EditStack)>,
+    frames: Option<(EditStack, usize)>,
+}
+
+impl Pending {
+    fn add(&mut self, request: Request) {
+        match request {
+            Request::LoadModels { weights, domain } => self.load = Some((weights, domain)),
+            Request::Invert { image_id, image, refine_steps } => self.invert = Some((image_id, image, refine_steps)),
+            Request::Render { generation, stack } => self.render = Some((generation, stack)),
+            Request::Frames { stack, count } => self.frames = Some((stack, count)),
+        }
+    }
+}
+
+impl ModelThread {
+    fn run(&mut self) {
+        while let Ok(first) = self.inbox.recv() {
+            let mut pending = Pending::default();
+            pending.add(first);
+            loop {
+                match self.inbox.try_recv() {
+                    Ok(request) => pending.add(request),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            }
+            self.cancel.store(false, Ordering::SeqCst);
+            if let Some((weights, domain)) = pending.load {
+                self.load(&weights, domain);
+                if pending.invert.is_none() {
+                    pending.invert = self.image.clone();
+                }
+            }
+            if let Some((image_id, image, refine_steps)) = pending.invert {
+                self.image = Some((image_id, image.clone(), refine_steps));
+                self.invert(image_id, &image, refine_steps);
+            }
+            if let Some((generation, stack)) = pending.render {
+                self.render(generation, &stack);
+            }
+            if let Some((stack, count)) = pending.frames {
+                self.frames(&stack, count);
+            }
+        }
+    }
+
+    fn send(&self, response: Response) {
+        let _ = self.outbox.send(response);
+        if let Some(ctx) = self.repaint.get() {
+            ctx.request_repaint();
+        }
+    }
+
+    fn set_progress(&self, progress: Option<Progress>) {
+        *self.progress.lock().expect("progress lock") = progress;
+        if let Some(ctx) = self.repaint.get() {
+            ctx.request_repaint();
+        }
+    }
+
+    fn fail(&self, task: Task, message: String) {
+        self.send(Response::Failed { task, message });
+    }
+
+    fn load(&mut self, weights: &WeightsPath, domain: Domain) {
+        let started = Instant::now();
+        self.set_progress(Some(Progress { task: Task::LoadModels, steps: None, started }));
+        self.session = None;
+        self.models = None;
+        match GanModels::load(weights, domain, Method::DeltaEdit, &self.device) {
+            Ok(models) => {
+                let files = models.base.paths.clone();
+                self.models = Some(Arc::new(models));
+                self.send(Response::ModelsLoaded { domain, files, elapsed: started.elapsed() });
+            }
+            Err(e) => self.fail(Task::LoadModels, format!("the {} models could not be loaded: {e}", domain_name(domain))),
+        }
+        self.set_progress(None);
+    }
+
+    fn invert(&mut self, image_id: u64, image: &RgbImage, refine_steps: usize) {
+        let Some(models) = self.models.clone() else { return };
+        let started = Instant::now();
+        self.set_progress(Some(Progress { task: Task::Invert, steps: (refine_steps > 0).then_some((0, refine_steps)), started }));
+        self.session = None;
+        let progress = self.progress.clone();
+        let cancel = self.cancel.clone();
+        let repaint = self.repaint.clone();
+        let mut report = |done: usize| {
+            *progress.lock().expect("progress lock") =
+                Some(Progress { task: Task::Invert, steps: Some((done, refine_steps)), started });
+            if let Some(ctx) = repaint.get() {
+                ctx.request_repaint();
+            }
+            !cancel.load(Ordering::SeqCst)
+        };
+        let result = EditSession::refined_with_progress(models, image, refine_steps, &self.device, &mut report)
+            .and_then(|mut session| Ok((session.render(&EditStack::default())?, session)));
+        match result {
+            Ok((reconstruction, session)) => {
+                self.session = Some(session);
+                self.send(Response::Inverted { image_id, reconstruction, elapsed: started.elapsed() });
+            }
+            Err(e) => self.fail(Task::Invert, e.to_string()),
+        }
+        self.set_progress(None);
+    }
+
+    fn render(&mut self, generation: u64, stack: &EditStack) {
+        let Some(session) = self.session.as_mut() else { return };
+        let started = Instant::now();
+        match session.render(stack) {
+            Ok(image) => self.send(Response::Rendered { generation, image, elapsed: started.elapsed() }),
+            Err(e) => self.fail(Task::Render, e.to_string()),
+        }
+    }
+
+    fn frames(&mut self, stack: &EditStack, count: usize) {
+        let Some(session) = self.session.as_mut() else { return };
+        let Some(blend) = &stack.blend else { return };
+        let started = Instant::now();
+        let mut frames = Vec::with_capacity(count);
+        for i in 0..count {
+            *self.progress.lock().expect("progress lock") = Some(Progress { task: Task::Frames, steps: Some((i, count)), started });
+            if self.cancel.load(Ordering::SeqCst) {
+                self.set_progress(None);
+                return self.fail(Task::Frames, "cancelled".into());
+            }
+            let mut at = stack.clone();
+            at.blend = Some(crate::engine::session::Blend { lambda: i as f32 / (count.max(2) - 1) as f32, ..blend.clone() });
+            match session.render(&at) {
+                Ok(image) => frames.push(image),
+                Err(e) => {
+                    self.set_progress(None);
+                    return self.fail(Task::Frames, e.to_string());
+                }
+            }
+        }
+        self.set_progress(None);
+        self.send(Response::Frames { frames });
+    }
+}
+
+pub fn domain_name(domain: Domain) -> &'static str {
+    match domain {
+        Domain::Builtin => "built-in",
+        Domain::Ffhq => "official FFHQ",
+    }
+}
