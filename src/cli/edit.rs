@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use burn::prelude::Device;
 use deltastudio::device::{self, DevicePreference};
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::export::{read_recipe, strip, write_png};
 use deltastudio::engine::gan::{Method, TextEdit};
 use deltastudio::engine::models::GanModels;
-use deltastudio::engine::recipe::{InputSource, Layout, ModelFile, Recipe, image_sha256};
+use deltastudio::engine::recipe::{InputSource, Layout, ModelFile, Recipe};
 use deltastudio::engine::session::{Blend, EditSession, EditStack, StackedEdit};
 use deltastudio::weights::registry::WeightsPath;
 use image::RgbImage;
@@ -94,39 +95,22 @@ struct Job {
 }
 
 pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPath) -> anyhow::Result<()> {
-    let selected = device::select(device_preference)?;
-    println!("device: {} ({})", selected.label, selected.reason);
-    let device = selected.device.clone();
-    let load = |domain, method| -> anyhow::Result<(Arc<GanModels>, Vec<ModelFile>)> {
-        let start = Instant::now();
-        let models = GanModels::load(weights, domain, method, &device).context("cannot load the GAN-path models")?;
-        let files = ModelFile::hash_all(&models.base.paths).context("cannot hash the model files")?;
-        println!("models loaded and hashed in {:.2} s", start.elapsed().as_secs_f64());
-        Ok((Arc::new(models), files))
-    };
-
     if let Some(path) = &args.recipe {
-        let recipe = read_recipe(path).with_context(|| format!("cannot replay {}", path.display()))?;
-        let image = replay_input(&recipe)?;
-        let (models, files) = load(recipe.domain, recipe.method)?;
-        warn_about_changed_models(&recipe.models, &files);
-        let recipe = Recipe { models: files, ..recipe };
-        let mut session = EditSession::refined(models, &image, recipe.refine_steps, &device)?;
-        return report_written(&export(&mut session, &recipe, &args.output, false)?);
+        return replay(path, &args.output, device_preference, weights);
     }
-
     let (stack, layout) = stack_and_layout(&args)?;
     let (jobs, batch) = jobs(&args)?;
     if batch && args.reconstruction.is_some() {
         bail!("--reconstruction takes one input image");
     }
-    let (models, files) = load(args.domain, args.method)?;
+    let device = select_device(device_preference)?;
+    let (models, files) = load_models(weights, args.domain, args.method, &device)?;
     let template = |input: InputSource, image: &RgbImage| Recipe {
         layout,
         ..Recipe::new(args.domain, args.method, input, image, files.clone(), args.refine, stack.clone())
     };
     let edit = |job: &Job, timed: bool| -> anyhow::Result<Vec<PathBuf>> {
-        let image = job.input.load().with_context(|| format!("cannot read {}", describe(&job.input)))?;
+        let image = job.input.load().with_context(|| format!("cannot read {}", job.input.describe()))?;
         let start = Instant::now();
         let mut session = EditSession::refined(models.clone(), &image, args.refine, &device)?;
         if timed {
@@ -145,6 +129,33 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
         Ok(written)
     };
     if batch { run_batch(&jobs, |job| edit(job, false)) } else { report_written(&edit(&jobs[0], true)?) }
+}
+
+/// Renders the recipe embedded in `recipe_path` again into `output`.
+fn replay(recipe_path: &Path, output: &Path, device_preference: DevicePreference, weights: &WeightsPath) -> anyhow::Result<()> {
+    let recipe = read_recipe(recipe_path).with_context(|| format!("cannot replay {}", recipe_path.display()))?;
+    let image = recipe.load_input().context("cannot rebuild the recipe's input")?;
+    let device = select_device(device_preference)?;
+    let (models, files) = load_models(weights, recipe.domain, recipe.method, &device)?;
+    warn_about_changed_models(&recipe.models, &files);
+    let recipe = Recipe { models: files, ..recipe };
+    let mut session = EditSession::refined(models, &image, recipe.refine_steps, &device)?;
+    report_written(&export(&mut session, &recipe, output, false)?)
+}
+
+fn select_device(preference: DevicePreference) -> anyhow::Result<Device> {
+    let selected = device::select(preference)?;
+    println!("device: {} ({})", selected.label, selected.reason);
+    Ok(selected.device)
+}
+
+/// The models and the hashes of their files (recorded in every recipe).
+fn load_models(weights: &WeightsPath, domain: Domain, method: Method, device: &Device) -> anyhow::Result<(Arc<GanModels>, Vec<ModelFile>)> {
+    let start = Instant::now();
+    let models = GanModels::load(weights, domain, method, device).context("cannot load the GAN-path models")?;
+    let files = ModelFile::hash_all(&models.base.paths).context("cannot hash the model files")?;
+    println!("models loaded and hashed in {:.2} s", start.elapsed().as_secs_f64());
+    Ok((Arc::new(models), files))
 }
 
 /// The stacked edits (--target, then each --edit) and the blend of --interpolate.
@@ -211,13 +222,6 @@ fn file_source(path: &Path) -> anyhow::Result<InputSource> {
     Ok(InputSource::File { path: absolute.display().to_string() })
 }
 
-fn describe(input: &InputSource) -> String {
-    match input {
-        InputSource::Builtin { seed, .. } => format!("built-in portrait {seed}"),
-        InputSource::File { path } => path.clone(),
-    }
-}
-
 /// Edits every job with a progress bar; a failed image is reported and the batch goes on.
 fn run_batch(jobs: &[Job], mut edit: impl FnMut(&Job) -> anyhow::Result<Vec<PathBuf>>) -> anyhow::Result<()> {
     let bar = ProgressBar::new(jobs.len() as u64);
@@ -226,7 +230,8 @@ fn run_batch(jobs: &[Job], mut edit: impl FnMut(&Job) -> anyhow::Result<Vec<Path
     for job in jobs {
         if let Err(e) = edit(job) {
             failed += 1;
-            bar.println(format!("error: {}: {e:#}", describe(&job.input)));
+            // println() of a hidden bar (output not a terminal) prints nothing.
+            bar.suspend(|| eprintln!("error: {}: {e:#}", job.input.describe()));
         }
         bar.inc(1);
     }
@@ -276,16 +281,6 @@ fn report_written(paths: &[PathBuf]) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
-}
-
-/// The recipe's input image: a built-in portrait rendered again, or its file, which must still
-/// have the pixels the recipe was made from.
-fn replay_input(recipe: &Recipe) -> anyhow::Result<RgbImage> {
-    let image = recipe.input.load().with_context(|| format!("the recipe's input {} cannot be read", describe(&recipe.input)))?;
-    if image_sha256(&image) != recipe.input_sha256 {
-        bail!("the recipe's input {} has changed since the recipe was made (its pixels' hash differs)", describe(&recipe.input));
-    }
-    Ok(image)
 }
 
 /// Replaying with other model files gives another result: say which differ.

@@ -43,7 +43,8 @@ impl InputSource {
         }
     }
 
-    fn describe(&self) -> String {
+    /// A short description for messages and the `parameters` text.
+    pub fn describe(&self) -> String {
         match self {
             InputSource::Builtin { seed, size } => format!("built-in portrait seed {seed} at {size}x{size}"),
             InputSource::File { path } => path.clone(),
@@ -146,6 +147,19 @@ impl Recipe {
             stack,
             layout: Layout::Single,
         }
+    }
+
+    /// The input image, checked against the recorded hash: a changed file is an error, not a
+    /// silently different result.
+    pub fn load_input(&self) -> Result<RgbImage> {
+        let image = self.input.load()?;
+        if image_sha256(&image) != self.input_sha256 {
+            return Err(Error::Recipe(format!(
+                "the input {} has changed since the recipe was made (its pixels' hash differs)",
+                self.input.describe()
+            )));
+        }
+        Ok(image)
     }
 
     /// Enabled stacked edits, then the blend's two edits.
@@ -281,6 +295,21 @@ pub(crate) mod tests {
         }
         assert!(!text.contains("bald"), "disabled edits do nothing and are not listed");
         assert!(!settings.contains("Source"), "default sources are not listed");
+    }
+
+    #[test]
+    fn a_file_input_must_still_exist_with_the_same_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portrait.png");
+        let image = sample(11, 32, false).image;
+        image.save(&path).unwrap();
+        let input = InputSource::File { path: path.display().to_string() };
+        let recipe = Recipe::new(Domain::Builtin, Method::Global, input, &image, vec![], 0, EditStack::default());
+        assert_eq!(recipe.load_input().unwrap(), image);
+        image::imageops::flip_horizontal(&image).save(&path).unwrap();
+        assert!(matches!(recipe.load_input(), Err(Error::Recipe(reason)) if reason.contains("changed")));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(recipe.load_input(), Err(Error::Io { .. })));
     }
 
     #[test]
