@@ -104,19 +104,36 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
         bail!("--reconstruction takes one input image");
     }
     let device = select_device(device_preference)?;
-    let (models, files) = load_models(weights, args.domain, args.method, &device)?;
-    let template = |input: InputSource, image: &RgbImage| Recipe {
-        layout,
-        ..Recipe::new(args.domain, args.method, input, image, files.clone(), args.refine, stack.clone())
-    };
-    let edit = |job: &Job, timed: bool| -> anyhow::Result<Vec<PathBuf>> {
+    let (models, model_files) = load_models(weights, args.domain, args.method, &device)?;
+    let editor = Editor { args: &args, stack, layout, models, model_files, device };
+    if batch { run_batch(&jobs, |job| editor.edit(job, false)) } else { report_written(&editor.edit(&jobs[0], true)?) }
+}
+
+/// What every job of one run shares.
+struct Editor<'a> {
+    args: &'a Args,
+    stack: EditStack,
+    layout: Layout,
+    models: Arc<GanModels>,
+    model_files: Vec<ModelFile>,
+    device: Device,
+}
+
+impl Editor<'_> {
+    /// Inverts the job's image, writes its edit (and the reconstruction when asked), with the
+    /// timings when `timed`. Returns the files written.
+    fn edit(&self, job: &Job, timed: bool) -> anyhow::Result<Vec<PathBuf>> {
+        let args = self.args;
         let image = job.input.load().with_context(|| format!("cannot read {}", job.input.describe()))?;
         let start = Instant::now();
-        let mut session = EditSession::refined(models.clone(), &image, args.refine, &device)?;
+        let mut session = EditSession::refined(self.models.clone(), &image, args.refine, &self.device)?;
         if timed {
             println!("inversion: {:.1} ms", start.elapsed().as_secs_f64() * 1000.0);
         }
-        let recipe = template(job.input.clone(), &image);
+        let recipe = Recipe {
+            layout: self.layout,
+            ..Recipe::new(args.domain, args.method, job.input.clone(), &image, self.model_files.clone(), args.refine, self.stack.clone())
+        };
         let start = Instant::now();
         let mut written = export(&mut session, &recipe, &job.output, args.frames)?;
         if timed {
@@ -127,8 +144,7 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
             written.extend(export(&mut session, &recipe, path, false)?);
         }
         Ok(written)
-    };
-    if batch { run_batch(&jobs, |job| edit(job, false)) } else { report_written(&edit(&jobs[0], true)?) }
+    }
 }
 
 /// Renders the recipe embedded in `recipe_path` again into `output`.
