@@ -24,6 +24,14 @@ pub enum Error {
     #[error("tokenizer: {0}")]
     Tokenizer(String),
 
+    /// A session recipe that cannot be used (malformed JSON, unknown format version).
+    #[error("recipe: {0}")]
+    Recipe(String),
+
+    /// A readable PNG that carries no DeltaStudio recipe.
+    #[error("{}: no DeltaStudio recipe in this PNG (it was not exported by DeltaStudio)", path.display())]
+    NoRecipe { path: PathBuf },
+
     #[error("{0}")]
     Invalid(String),
 

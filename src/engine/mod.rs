@@ -4,4 +4,6 @@ pub mod delta_space;
 pub mod models;
 pub mod gan;
 pub mod session;
+pub mod recipe;
+pub mod export;
 pub mod benchmark;

@@ -156,6 +156,21 @@ impl EditSession {
     pub fn render(&mut self, stack: &EditStack) -> Result<RgbImage> {
         Ok(to_rgb_image(self.render_tensor(stack)?))
     }
+
+    /// `frames` renders of `stack` with its blend's λ evenly from 0 to 1 (the blend's own λ is
+    /// ignored; a single frame is λ = 0).
+    pub fn interpolation_frames(&mut self, stack: &EditStack, frames: usize) -> Result<Vec<RgbImage>> {
+        let Some(blend) = &stack.blend else {
+            return Err(Error::Invalid("interpolation needs two edits to blend".into()));
+        };
+        (0..frames)
+            .map(|i| {
+                let lambda = if frames > 1 { i as f32 / (frames - 1) as f32 } else { 0.0 };
+                let at = EditStack { edits: stack.edits.clone(), blend: Some(Blend { lambda, ..blend.clone() }) };
+                self.render(&at)
+            })
+            .collect()
+    }
 }
 
 fn invert(
@@ -304,6 +319,20 @@ mod tests {
             let (sa, sb) = (session.edited_s(&EditStack::single(a.clone())).unwrap(), session.edited_s(&EditStack::single(b.clone())).unwrap());
             assert_close(middle, sa * 0.75 + sb * 0.25);
         }
+    }
+
+    #[test]
+    fn interpolation_frames_run_from_edit_a_to_edit_b() {
+        let mut session = session(Method::DeltaEdit);
+        let (a, b) = (edit("a face with red hair", 1.0, 0.0), edit("a face with blue hair", 2.0, 0.0));
+        let stack = EditStack { edits: vec![], blend: Some(Blend { a: a.clone(), b: b.clone(), lambda: 0.3 }) };
+        let frames = session.interpolation_frames(&stack, 4).unwrap();
+        assert_eq!(frames.len(), 4);
+        assert_eq!(frames[0], session.render(&EditStack::single(a)).unwrap());
+        assert_eq!(frames[3], session.render(&EditStack::single(b)).unwrap());
+        let third = EditStack { blend: Some(Blend { lambda: 1.0 / 3.0, ..stack.blend.clone().unwrap() }), ..stack.clone() };
+        assert_eq!(frames[1], session.render(&third).unwrap());
+        assert!(session.interpolation_frames(&EditStack::default(), 4).is_err(), "no blend, nothing to interpolate");
     }
 
     #[test]
