@@ -3,7 +3,9 @@
 //! the images the worker produced, not on "nothing panicked".
 use std::time::{Duration, Instant};
 
-use deltastudio::app::{EditorApp, ModelsState};
+use deltastudio::app::{EditorApp, ExportKind, ModelsState};
+use deltastudio::engine::export::read_recipe;
+use deltastudio::engine::recipe::InputSource;
 use deltastudio::device::SelectedDevice;
 use egui::accesskit::Role;
 use egui_kittest::{Harness, kittest::Queryable};
@@ -95,4 +97,100 @@ fn portrait_prompt_slider_undo_redo() {
     settle(&mut harness);
     assert_eq!(harness.state().document().edits[0].strength, strength);
     assert_eq!(mean_abs_difference(harness.state().result_image().unwrap(), &stronger), 0.0);
+}
+
+/// The status bar holds timings, which differ between runs.
+fn mask_status_bar(harness: &mut Harness<'_, EditorApp>) {
+    let status = harness.get_by_label("Device: CPU (flex)").rect();
+    harness.mask(egui::Rect::from_min_max(egui::pos2(0.0, status.min.y - 4.0), egui::pos2(1280.0, 800.0)));
+}
+
+#[test]
+fn main_screen_and_split_compare_snapshots() {
+    let mut harness = editor();
+    settle(&mut harness);
+    harness.get_all_by_label("New random portrait").next().unwrap().click();
+    settle(&mut harness);
+    harness.state_mut().document_mut().edits[0].target = "a face with light skin".into();
+    settle(&mut harness);
+    mask_status_bar(&mut harness);
+    harness.snapshot("editor_main");
+
+    harness.get_by_label("Split").click();
+    settle(&mut harness);
+    mask_status_bar(&mut harness);
+    harness.snapshot("editor_split");
+}
+
+#[test]
+fn export_embeds_the_recipe_and_reopening_it_restores_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = editor();
+    settle(&mut harness);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().new_portrait(&ctx, 42);
+    {
+        let document = harness.state_mut().document_mut();
+        document.edits[0].target = "a face with dark skin".into();
+        document.edits[0].strength = 1.5;
+        document.interpolation.enabled = true;
+        document.interpolation.a.target = "a face with blue background".into();
+        document.interpolation.b.target = "a face with white background".into();
+        document.interpolation.lambda = 0.25;
+    }
+    settle(&mut harness);
+    let exported = dir.path().join("portrait-42-edited.png");
+    harness.state_mut().export_to(ExportKind::Result, &exported, false);
+    assert!(harness.state().notice().is_some_and(|n| !n.error), "{:?}", harness.state().notice());
+
+    // The file: the pixels shown, an A1111 `parameters` tEXt chunk, the JSON recipe.
+    let written = image::open(&exported).unwrap().to_rgb8();
+    assert_eq!(&written, harness.state().result_image().unwrap());
+    let recipe = read_recipe(&exported).unwrap();
+    assert_eq!(recipe.stack, harness.state().document().stack());
+    assert_eq!(recipe.input, InputSource::Builtin { seed: 42, size: 256 });
+    assert!(recipe.models.iter().any(|m| m.name == "stylegan2.safetensors" && m.sha256.len() == 64), "{:?}", recipe.models);
+    let reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&exported).unwrap())).read_info().unwrap();
+    let parameters = reader.info().uncompressed_latin1_text.iter().find(|c| c.keyword == "parameters").expect("a parameters chunk");
+    assert!(parameters.text.starts_with("a face with dark skin"), "{}", parameters.text);
+    assert!(parameters.text.contains("Lambda: 0.25"), "{}", parameters.text);
+
+    // A fresh editor reopens it: same portrait, same edits, same pixels.
+    let mut reopened = editor();
+    settle(&mut reopened);
+    reopened.state_mut().open_recipe(&exported);
+    settle(&mut reopened);
+    let state = reopened.state();
+    assert_eq!(state.input().unwrap().source, InputSource::Builtin { seed: 42, size: 256 });
+    assert_eq!(state.document().stack(), recipe.stack);
+    assert_eq!(state.result_image().unwrap(), &written);
+
+    // Overwriting the input photo waits for a confirmation; a bad path fails cleanly.
+    let missing_dir = dir.path().join("no/such/dir/x.png");
+    reopened.state_mut().export_to(ExportKind::Result, &missing_dir, false);
+    assert!(reopened.state().notice().is_some_and(|n| n.error));
+    assert!(!missing_dir.exists());
+}
+
+#[test]
+fn a_broken_image_leaves_the_session_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.png");
+    std::fs::write(&broken, b"\x89PNG\r\n\x1a\n not really").unwrap();
+    let mut harness = editor();
+    settle(&mut harness);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().new_portrait(&ctx, 3);
+    settle(&mut harness);
+    let before = harness.state().reconstruction_image().unwrap().clone();
+    harness.state_mut().open_path(&broken);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !harness.state().notice().is_some_and(|n| n.error) {
+        assert!(Instant::now() < deadline, "no error shown for a broken image");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(harness.state().notice().unwrap().text.contains("broken.png"));
+    assert_eq!(harness.state().input().unwrap().source, InputSource::Builtin { seed: 3, size: 256 });
+    assert_eq!(harness.state().reconstruction_image().unwrap(), &before);
 }

@@ -5,7 +5,8 @@
 use eframe::egui::{self, Color32, Rect, Sense, Vec2, pos2, vec2};
 
 use super::settings::CompareMode;
-use super::{EditorApp, InputSource, ModelsState, Shown};
+use super::{EditorApp, ModelsState, Shown};
+use crate::engine::recipe::InputSource;
 
 /// Zoom 1 fits the image into its slot; `center` is the image point shown at the slot's centre.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,17 +165,14 @@ impl EditorApp {
                 self.last_slot = Some(area);
             }
             _ => {
-                let input_caption = match self.input.as_ref().map(|i| &i.source) {
-                    Some(InputSource::Builtin { seed }) => format!("built-in portrait, seed {seed}"),
-                    Some(InputSource::File { path }) => path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()),
-                    Some(InputSource::Clipboard) => "pasted".into(),
-                    None => String::new(),
-                };
-                let timing = |t: Option<std::time::Duration>| t.map_or(String::new(), |t| format!("{:.0} ms", t.as_secs_f64() * 1000.0));
+                let input_caption = self.input.as_ref().map_or(String::new(), |i| match &i.source {
+                    InputSource::Builtin { seed, .. } => format!("built-in portrait, seed {seed}"),
+                    InputSource::File { path } => path.rsplit(['/', '\\']).next().unwrap_or(path).to_string(),
+                });
                 let slots = [
                     Slot { label: "Input", image: self.input.as_ref().map(|i| &i.shown), caption: input_caption },
-                    Slot { label: "Reconstruction", image: self.reconstruction.as_ref(), caption: timing(self.last_inversion_time) },
-                    Slot { label: edit_label, image: after, caption: timing(self.last_edit_time) },
+                    Slot { label: "Reconstruction", image: self.reconstruction.as_ref(), caption: String::new() },
+                    Slot { label: edit_label, image: after, caption: String::new() },
                 ];
                 let first = slots_row(ui, &mut self.view, &slots);
                 self.last_slot = Some(first);

@@ -8,7 +8,11 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use eframe::egui;
 use image::RgbImage;
 
-use super::{EditorApp, InputSource};
+use super::state::Document;
+use super::{EditorApp, ModelsState, OpenImage};
+use crate::engine::export::{read_recipe, side_by_side_scaled, write_atomic, write_png};
+use crate::engine::gan::Method;
+use crate::engine::recipe::{InputSource, Layout, Recipe, image_sha256};
 
 /// The side of built-in portraits opened in the editor (the models see them at their own size).
 pub const PORTRAIT_SIZE: u32 = 256;
@@ -27,10 +31,22 @@ pub enum ExportKind {
     InterpolationStrip { frames: usize },
 }
 
+impl ExportKind {
+    fn layout(self) -> Layout {
+        match self {
+            ExportKind::Result => Layout::Single,
+            ExportKind::CompareView => Layout::CompareView,
+            ExportKind::InterpolationStrip { frames } => Layout::InterpolationStrip { frames: frames as u32 },
+        }
+    }
+}
+
 /// Why a dialog was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
     OpenImage,
+    OpenRecipe,
+    SaveSession,
     Export(ExportKind),
     WeightsFolder,
 }
@@ -38,17 +54,21 @@ enum Purpose {
 enum FileEvent {
     Picked { purpose: Purpose, path: PathBuf },
     Decoded { path: PathBuf, result: Result<RgbImage, String> },
+    /// A recipe and its rebuilt input image.
+    RecipeRead { path: PathBuf, result: Result<(Recipe, RgbImage), String> },
 }
 
 pub struct Dialogs {
     sender: Sender<FileEvent>,
     events: Receiver<FileEvent>,
+    /// Files being decoded or recipes being read (not dialogs waiting for the user).
+    pub reading: usize,
 }
 
 impl Default for Dialogs {
     fn default() -> Self {
         let (sender, events) = channel();
-        Dialogs { sender, events }
+        Dialogs { sender, events, reading: 0 }
     }
 }
 
@@ -82,16 +102,52 @@ impl Dialogs {
         });
     }
 
+    pub fn open_recipe(&self, dir: Option<PathBuf>) {
+        self.spawn(Purpose::OpenRecipe, move || {
+            let mut dialog = rfd::FileDialog::new().set_title("Open a recipe").add_filter("Exported PNG or session", &["png", "json"]);
+            if let Some(dir) = dir {
+                dialog = dialog.set_directory(dir);
+            }
+            dialog.pick_file()
+        });
+    }
+
+    pub fn save_session(&self, dir: Option<PathBuf>, file_name: String) {
+        self.spawn(Purpose::SaveSession, move || {
+            let mut dialog = rfd::FileDialog::new().set_title("Save session").add_filter("DeltaStudio session", &["json"]).set_file_name(file_name);
+            if let Some(dir) = dir {
+                dialog = dialog.set_directory(dir);
+            }
+            dialog.save_file()
+        });
+    }
+
     pub fn weights_folder(&self) {
         self.spawn(Purpose::WeightsFolder, || rfd::FileDialog::new().set_title("Weights folder").pick_folder());
     }
 
     /// Decodes `path` off the UI thread.
-    fn decode(&self, path: PathBuf) {
+    fn decode(&mut self, path: PathBuf) {
+        self.reading += 1;
         let sender = self.sender.clone();
         std::thread::spawn(move || {
             let result = decode_file(&path);
             let _ = sender.send(FileEvent::Decoded { path, result });
+        });
+    }
+
+    /// Reads a recipe (an exported PNG or a saved session) and rebuilds its input, off the UI thread.
+    fn read_recipe(&mut self, path: PathBuf) {
+        self.reading += 1;
+        let sender = self.sender.clone();
+        std::thread::spawn(move || {
+            let recipe = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+                std::fs::read_to_string(&path).map_err(|e| crate::Error::io(&path, e)).and_then(|text| Recipe::from_json(&text))
+            } else {
+                read_recipe(&path)
+            };
+            let result = recipe.and_then(|r| Ok((r.load_input()?, r))).map(|(image, r)| (r, image)).map_err(|e| e.to_string());
+            let _ = sender.send(FileEvent::RecipeRead { path, result });
         });
     }
 }
@@ -115,8 +171,13 @@ impl EditorApp {
 
     pub(super) fn poll_dialogs(&mut self, ctx: &egui::Context) {
         while let Ok(event) = self.dialogs.events.try_recv() {
+            if matches!(event, FileEvent::Decoded { .. } | FileEvent::RecipeRead { .. }) {
+                self.dialogs.reading -= 1;
+            }
             match event {
                 FileEvent::Picked { purpose: Purpose::OpenImage, path } => self.open_path(&path),
+                FileEvent::Picked { purpose: Purpose::OpenRecipe, path } => self.open_recipe(&path),
+                FileEvent::Picked { purpose: Purpose::SaveSession, path } => self.save_session(&path),
                 FileEvent::Picked { purpose: Purpose::Export(kind), path } => self.export_to(kind, &path, false),
                 FileEvent::Picked { purpose: Purpose::WeightsFolder, path } => {
                     self.settings.weights_dir = Some(path);
@@ -128,11 +189,16 @@ impl EditorApp {
                         self.settings.last_open_dir = path.parent().map(Path::to_path_buf);
                         self.settings.add_recent(&path);
                         self.save_settings();
-                        self.set_input(ctx, InputSource::File { path: path.clone() }, image);
+                        let source = InputSource::File { path: std::path::absolute(&path).unwrap_or(path.clone()).display().to_string() };
+                        self.set_input(ctx, source, image);
                         self.info(format!("Opened {}", path.display()));
                     }
                     // The current image and edits stay as they were.
                     Err(message) => self.error(format!("Cannot open the image: {message}")),
+                },
+                FileEvent::RecipeRead { path, result } => match result {
+                    Ok((recipe, image)) => self.apply_recipe(ctx, &path, recipe, image),
+                    Err(message) => self.error(format!("Cannot open the recipe {}: {message}", path.display())),
                 },
             }
         }
@@ -151,43 +217,97 @@ impl EditorApp {
             self.open_path(path);
         }
         if let Some(image) = pasted {
-            self.set_input(ctx, InputSource::Clipboard, from_color_image(&image));
-            self.info("Pasted an image from the clipboard");
+            self.open_pasted(ctx, from_color_image(&image));
+        }
+    }
+
+    /// A pasted image is kept as a PNG in the data folder, so recipes can name it like any file.
+    fn open_pasted(&mut self, ctx: &egui::Context, image: RgbImage) {
+        let Some(dir) = directories::ProjectDirs::from("", "", "deltastudio").map(|d| d.data_dir().join("pasted")) else {
+            return self.error("Cannot keep the pasted image: this platform has no data folder");
+        };
+        let path = dir.join(format!("{}.png", &image_sha256(&image)[..16]));
+        let written = std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e)).and_then(|()| write_png(&path, &image, None));
+        match written {
+            Ok(()) => {
+                self.set_input(ctx, InputSource::File { path: path.display().to_string() }, image);
+                self.info(format!("Pasted an image (kept as {})", path.display()));
+            }
+            Err(e) => self.error(format!("Cannot keep the pasted image: {e}")),
+        }
+    }
+
+    /// Opens an exported PNG's recipe or a saved session: its input, models and edits.
+    pub fn open_recipe(&mut self, path: &Path) {
+        self.info(format!("Opening the recipe in {}", path.display()));
+        self.dialogs.read_recipe(path.to_path_buf());
+    }
+
+    fn apply_recipe(&mut self, ctx: &egui::Context, path: &Path, recipe: Recipe, image: RgbImage) {
+        let domain = match &self.models {
+            ModelsState::Loading(d) | ModelsState::Ready { domain: d, .. } | ModelsState::Failed { domain: d, .. } => *d,
+        };
+        if recipe.domain != domain {
+            self.settings.domain = recipe.domain;
+            self.load_models(recipe.domain);
+        }
+        if let InputSource::Builtin { seed, .. } = recipe.input {
+            self.seed = seed;
+        }
+        self.settings.refine_steps = recipe.refine_steps;
+        self.set_input(ctx, recipe.input.clone(), image);
+        // One undoable step: the edits before the recipe are a Ctrl+Z away.
+        self.history.settle(&self.document);
+        self.document = Document::from_stack(&recipe.stack, recipe.domain.default_beta());
+        self.history.settle(&self.document);
+        let changed = match &self.models {
+            ModelsState::Ready { files, .. } => files.iter().any(|f| recipe.models.iter().any(|r| r.name == f.name && r.sha256 != f.sha256)),
+            _ => false,
+        };
+        if changed {
+            self.info(format!("Opened {}; some model files differ from the ones it was made with", path.display()));
+        } else {
+            self.info(format!("Opened the recipe of {}", path.display()));
+        }
+    }
+
+    /// The recipe of what is on screen, or why there is none yet.
+    fn recipe(&self, layout: Layout) -> Result<Recipe, &'static str> {
+        let input = self.input.as_ref().ok_or("open an image first")?;
+        let ModelsState::Ready { domain, files } = &self.models else { return Err("the models are not loaded") };
+        let recipe = Recipe::new(*domain, Method::DeltaEdit, input.source.clone(), &input.shown.image, files.clone(), input.refine_steps, self.document.stack());
+        Ok(Recipe { layout, ..recipe })
+    }
+
+    fn save_session(&mut self, path: &Path) {
+        let recipe = match self.recipe(Layout::Single) {
+            Ok(recipe) => recipe,
+            Err(why) => return self.error(format!("Nothing to save: {why}")),
+        };
+        let written = write_atomic(path, |out| {
+            use std::io::Write;
+            out.write_all(recipe.to_json().as_bytes()).map_err(|e| crate::Error::io(path, e))
+        });
+        match written {
+            Ok(()) => self.info(format!("Saved the session to {}", path.display())),
+            Err(e) => self.error(format!("The session was not saved: {e}")),
         }
     }
 
     pub(super) fn default_export_name(&self) -> String {
         let stem = match self.input.as_ref().map(|i| &i.source) {
-            Some(InputSource::Builtin { seed }) => format!("portrait-{seed}"),
-            Some(InputSource::File { path }) => path.file_stem().map_or("image".into(), |s| s.to_string_lossy().into_owned()),
-            Some(InputSource::Clipboard) | None => "image".into(),
+            Some(InputSource::Builtin { seed, .. }) => format!("portrait-{seed}"),
+            Some(InputSource::File { path }) => Path::new(path).file_stem().map_or("image".into(), |s| s.to_string_lossy().into_owned()),
+            None => "image".into(),
         };
         format!("{stem}-edited.png")
     }
 }
 
-/// Images side by side at the height of the tallest (the input is usually larger than the edit).
-fn side_by_side(images: &[&RgbImage]) -> RgbImage {
-    let height = images.iter().map(|i| i.height()).max().unwrap_or(1);
-    let scaled: Vec<RgbImage> = images
-        .iter()
-        .map(|i| {
-            let width = (i.width() as u64 * height as u64 / i.height() as u64) as u32;
-            image::imageops::resize(*i, width, height, image::imageops::FilterType::Lanczos3)
-        })
-        .collect();
-    let mut out = RgbImage::new(scaled.iter().map(|i| i.width()).sum(), height);
-    let mut x = 0;
-    for image in &scaled {
-        image::imageops::replace(&mut out, image, x, 0);
-        x += image.width() as i64;
-    }
-    out
-}
-
 impl EditorApp {
     fn is_input_path(&self, path: &Path) -> bool {
         let Some(InputSource::File { path: input }) = self.input.as_ref().map(|i| &i.source) else { return false };
+        let input = Path::new(input);
         match (input.canonicalize(), path.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
             _ => input == path,
@@ -215,7 +335,7 @@ impl EditorApp {
             },
             ExportKind::CompareView => match (&self.input, &self.reconstruction, &self.result) {
                 (Some(input), Some(reconstruction), Some(result)) => {
-                    side_by_side(&[&input.shown.image, &reconstruction.image, &result.image])
+                    side_by_side_scaled(&[&input.shown.image, &reconstruction.image, &result.image])
                 }
                 _ => return self.error("Nothing to compare yet: open an image and wait for the edit"),
             },
@@ -234,12 +354,15 @@ impl EditorApp {
 
     pub(super) fn finish_strip_export(&mut self, frames: Vec<RgbImage>) {
         let Some(path) = self.pending_strip.take() else { return };
-        let refs: Vec<&RgbImage> = frames.iter().collect();
-        self.write_export(ExportKind::InterpolationStrip { frames: frames.len() }, &path, &side_by_side(&refs));
+        self.write_export(ExportKind::InterpolationStrip { frames: frames.len() }, &path, &crate::engine::export::strip(&frames));
     }
 
     fn write_export(&mut self, kind: ExportKind, path: &Path, image: &RgbImage) {
-        match image.save(path) {
+        let recipe = match self.recipe(kind.layout()) {
+            Ok(recipe) => recipe,
+            Err(why) => return self.error(format!("Nothing to export: {why}")),
+        };
+        match write_png(path, image, Some(&recipe)) {
             Ok(()) => {
                 if kind == ExportKind::Result {
                     self.export_path = Some(path.to_path_buf());
@@ -248,7 +371,7 @@ impl EditorApp {
                 self.save_settings();
                 self.info(format!("Exported {}", path.display()));
             }
-            Err(e) => self.error(format!("Export failed, nothing was written to {}: {e}", path.display())),
+            Err(e) => self.error(format!("Export failed, nothing was written: {e}")),
         }
     }
 }

@@ -20,24 +20,17 @@ use image::RgbImage;
 
 use crate::device::SelectedDevice;
 use crate::engine::delta_space::Domain;
+use crate::engine::recipe::{InputSource, ModelFile};
 use crate::engine::session::EditStack;
 use crate::weights::registry::WeightsPath;
 use canvas::View;
 use files::Dialogs;
+pub use files::ExportKind;
 use settings::Settings;
 use state::{Document, History};
 use worker::{Request, Response, Task, Worker};
 
 pub const APP_NAME: &str = "DeltaStudio";
-
-/// Where the image being edited came from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum InputSource {
-    /// A built-in portrait, re-rendered from its seed.
-    Builtin { seed: u64 },
-    File { path: PathBuf },
-    Clipboard,
-}
 
 /// An image on the canvas, with its GPU texture.
 pub struct Shown {
@@ -55,6 +48,8 @@ impl Shown {
 
 pub struct OpenImage {
     pub source: InputSource,
+    /// Latent refinement steps of its inversion.
+    pub refine_steps: usize,
     /// Distinguishes inversions of different images (and of the same image opened twice).
     pub id: u64,
     pub shown: Shown,
@@ -64,7 +59,8 @@ pub struct OpenImage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelsState {
     Loading(Domain),
-    Ready { domain: Domain, files: Vec<PathBuf> },
+    /// `files`: the loaded model files with their hashes (recorded in every export's recipe).
+    Ready { domain: Domain, files: Vec<ModelFile> },
     Failed { domain: Domain, message: String },
 }
 
@@ -182,6 +178,7 @@ impl EditorApp {
     /// Whether the worker still owes a result the UI is waiting for (tests poll this).
     pub fn is_busy(&self) -> bool {
         matches!(self.models, ModelsState::Loading(_))
+            || self.dialogs.reading > 0
             || self.worker.progress().is_some()
             || (self.input.is_some() && matches!(self.models, ModelsState::Ready { .. }) && !self.inverted)
             || self.sent.as_ref().is_some_and(|(generation, _)| *generation != self.shown_generation)
@@ -242,19 +239,23 @@ impl EditorApp {
         self.next_image_id += 1;
         let image = Arc::new(image);
         let shown = Shown::new(ctx, "input", image.clone());
-        self.input = Some(OpenImage { source, id, shown });
+        let refine_steps = self.settings.refine_steps;
+        self.input = Some(OpenImage { source, refine_steps, id, shown });
         self.reconstruction = None;
         self.result = None;
         self.inverted = false;
         self.sent = None;
-        self.worker.send(Request::Invert { image_id: id, image, refine_steps: self.settings.refine_steps });
+        self.worker.send(Request::Invert { image_id: id, image, refine_steps });
     }
 
     /// A new built-in portrait (rendered here: a few milliseconds).
     pub fn new_portrait(&mut self, ctx: &egui::Context, seed: u64) {
         self.seed = seed;
-        let image = crate::world::dataset::sample(seed, files::PORTRAIT_SIZE, true).image;
-        self.set_input(ctx, InputSource::Builtin { seed }, image);
+        let source = InputSource::Builtin { seed, size: files::PORTRAIT_SIZE };
+        match source.load() {
+            Ok(image) => self.set_input(ctx, source, image),
+            Err(e) => return self.error(format!("Cannot render portrait {seed}: {e}")),
+        }
         self.info(format!("Built-in portrait, seed {seed}"));
     }
 

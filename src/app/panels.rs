@@ -71,6 +71,12 @@ impl EditorApp {
                         }
                     }
                 });
+                if ui.button("Open recipe…").on_hover_text("An exported PNG or a saved session: its image, models and edits").clicked() {
+                    self.dialogs.open_recipe(self.settings.last_export_dir.clone());
+                }
+                if ui.button("Save session…").clicked() {
+                    self.dialogs.save_session(self.settings.last_export_dir.clone(), self.default_export_name().replace("-edited.png", ".json"));
+                }
                 ui.separator();
                 if ui.button("Export result  Ctrl+S").clicked() {
                     self.quick_export();
@@ -116,8 +122,8 @@ impl EditorApp {
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Portrait");
             ui.horizontal(|ui| {
-                ui.label("Seed");
-                ui.add(egui::DragValue::new(&mut self.seed));
+                let label = ui.label("Seed");
+                ui.add(egui::DragValue::new(&mut self.seed)).labelled_by(label.id);
                 if ui.button("New random portrait").clicked() {
                     let seed = self.seed;
                     self.new_portrait(ui.ctx(), seed);
@@ -199,6 +205,10 @@ impl EditorApp {
                         self.show_models = true;
                     }
                 }
+            }
+            if let Some(t) = self.last_inversion_time {
+                ui.separator();
+                ui.label(format!("Inversion: {:.0} ms", t.as_secs_f64() * 1000.0));
             }
             if let Some(t) = self.last_edit_time {
                 ui.separator();
@@ -301,8 +311,9 @@ impl EditorApp {
                 }
             });
             ui.horizontal(|ui| {
-                ui.label("Latent refinement steps:");
+                let label = ui.label("Latent refinement steps:");
                 ui.add(egui::DragValue::new(&mut self.settings.refine_steps).range(0..=500))
+                    .labelled_by(label.id)
                     .on_hover_text("Optimisation steps on w+ after the encoder: sharper reconstructions, slower inversion (applies to the next image)");
             });
         });

@@ -80,14 +80,14 @@ impl Settings {
         }
     }
 
-    /// Writes atomically (temp file + rename) so a crash never leaves half a settings file.
-    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+    /// Writes atomically, so a crash never leaves half a settings file.
+    pub fn save(&self, path: &Path) -> crate::Result<()> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
         }
-        let temp = path.with_extension("json.tmp");
-        std::fs::write(&temp, serde_json::to_string_pretty(self).expect("settings serialise"))?;
-        std::fs::rename(&temp, path)
+        crate::engine::export::write_atomic(path, |out| {
+            serde_json::to_writer_pretty(out, self).map_err(|e| crate::Error::Invalid(format!("settings: {e}")))
+        })
     }
 
     pub fn add_recent(&mut self, file: &Path) {

@@ -3,7 +3,6 @@
 //! The UI never waits on it. Pending requests are coalesced before each piece of work: only the
 //! newest render, the newest inversion and the newest model load survive, so a fast slider drag
 //! renders its latest value instead of queueing every intermediate one.
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,6 +15,7 @@ use image::RgbImage;
 use crate::engine::delta_space::Domain;
 use crate::engine::gan::Method;
 use crate::engine::models::GanModels;
+use crate::engine::recipe::ModelFile;
 use crate::engine::session::{EditSession, EditStack};
 use crate::weights::registry::WeightsPath;
 
@@ -29,7 +29,7 @@ pub enum Request {
 }
 
 pub enum Response {
-    ModelsLoaded { domain: Domain, files: Vec<PathBuf>, elapsed: Duration },
+    ModelsLoaded { domain: Domain, files: Vec<ModelFile>, elapsed: Duration },
     Inverted { image_id: u64, reconstruction: RgbImage, elapsed: Duration },
     Rendered { generation: u64, image: RgbImage, elapsed: Duration },
     Frames { frames: Vec<RgbImage> },
@@ -224,9 +224,10 @@ impl ModelThread {
         self.set_progress(Some(Progress { task: Task::LoadModels, steps: None, started }));
         self.session = None;
         self.models = None;
-        match GanModels::load(weights, domain, Method::DeltaEdit, &self.device) {
-            Ok(models) => {
-                let files = models.base.paths.clone();
+        let loaded = GanModels::load(weights, domain, Method::DeltaEdit, &self.device)
+            .and_then(|models| Ok((ModelFile::hash_all(&models.base.paths)?, models)));
+        match loaded {
+            Ok((files, models)) => {
                 self.models = Some(Arc::new(models));
                 self.send(Response::ModelsLoaded { domain, files, elapsed: started.elapsed() });
             }
@@ -274,27 +275,14 @@ impl ModelThread {
 
     fn frames(&mut self, stack: &EditStack, count: usize) {
         let Some(session) = self.session.as_mut() else { return };
-        let Some(blend) = &stack.blend else { return };
         let started = Instant::now();
-        let mut frames = Vec::with_capacity(count);
-        for i in 0..count {
-            *self.progress.lock().expect("progress lock") = Some(Progress { task: Task::Frames, steps: Some((i, count)), started });
-            if self.cancel.load(Ordering::SeqCst) {
-                self.set_progress(None);
-                return self.fail(Task::Frames, "cancelled".into());
-            }
-            let mut at = stack.clone();
-            at.blend = Some(crate::engine::session::Blend { lambda: i as f32 / (count.max(2) - 1) as f32, ..blend.clone() });
-            match session.render(&at) {
-                Ok(image) => frames.push(image),
-                Err(e) => {
-                    self.set_progress(None);
-                    return self.fail(Task::Frames, e.to_string());
-                }
-            }
-        }
+        *self.progress.lock().expect("progress lock") = Some(Progress { task: Task::Frames, steps: None, started });
+        let result = session.interpolation_frames(stack, count);
         self.set_progress(None);
-        self.send(Response::Frames { frames });
+        match result {
+            Ok(frames) => self.send(Response::Frames { frames }),
+            Err(e) => self.fail(Task::Frames, e.to_string()),
+        }
     }
 }
 

@@ -52,6 +52,20 @@ pub fn read_recipe(path: &Path) -> Result<Recipe> {
     })
 }
 
+/// `images` side by side, each scaled to the tallest one's height (an input photo is usually
+/// larger than the generator's output).
+pub fn side_by_side_scaled(images: &[&RgbImage]) -> RgbImage {
+    let height = images.iter().map(|i| i.height()).max().unwrap_or(1);
+    let scaled: Vec<RgbImage> = images
+        .iter()
+        .map(|i| {
+            let width = (i.width() as u64 * height as u64).div_ceil(i.height().max(1) as u64) as u32;
+            image::imageops::resize(*i, width, height, image::imageops::FilterType::Lanczos3)
+        })
+        .collect();
+    strip(&scaled)
+}
+
 /// `frames` side by side, top-aligned, on black where heights differ.
 pub fn strip(frames: &[RgbImage]) -> RgbImage {
     let width = frames.iter().map(|f| f.width()).sum();

@@ -82,6 +82,8 @@ pub enum Layout {
     Single,
     /// `frames` images side by side, λ from 0 to 1 over the stack's blend (whose own λ is unused).
     InterpolationStrip { frames: u32 },
+    /// Input | reconstruction | edit side by side, scaled to the input's height.
+    CompareView,
 }
 
 /// Everything needed to replay a session.
@@ -187,7 +189,7 @@ impl Recipe {
         }
         if let Some(blend) = &self.stack.blend {
             let lambda = match self.layout {
-                Layout::Single => format!("{}", blend.lambda),
+                Layout::Single | Layout::CompareView => format!("{}", blend.lambda),
                 Layout::InterpolationStrip { frames } => format!("0 to 1 in {frames} frames"),
             };
             pairs.push(("Lambda", lambda));
