@@ -1,4 +1,6 @@
 //! The eframe editor. It never touches tensors: models run behind the engine.
+pub mod compare_view;
+
 use eframe::egui;
 
 use crate::device::SelectedDevice;
