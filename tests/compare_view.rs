@@ -65,19 +65,27 @@ fn test_pair(version: u64) -> ComparePair {
     }
 }
 
+/// What the test ui passes to `paint_compare`.
 struct View {
     pair: ComparePair,
+    rect: Rect,
     uv: Rect,
     mode: GpuCompare,
 }
 
-fn full_uv() -> Rect {
-    Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0))
+impl View {
+    /// The whole test pair at SCALE pixels per texel from ORIGIN.
+    fn whole(mode: GpuCompare) -> Self {
+        View {
+            pair: test_pair(1),
+            rect: Rect::from_min_size(ORIGIN, vec2(SIDE as f32 * SCALE, SIDE as f32 * SCALE)),
+            uv: Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+            mode,
+        }
+    }
 }
 
-fn view_rect() -> Rect {
-    Rect::from_min_size(ORIGIN, vec2(SIDE as f32 * SCALE, SIDE as f32 * SCALE))
-}
+const DIFFERENCE: GpuCompare = GpuCompare::Difference { gain: GAIN };
 
 fn harness_for(render_state: Option<egui_wgpu::RenderState>, view: View) -> Harness<'static, View> {
     let mut builder = Harness::builder().with_size(vec2(200.0, 200.0));
@@ -89,7 +97,7 @@ fn harness_for(render_state: Option<egui_wgpu::RenderState>, view: View) -> Harn
     }
     builder.build_ui_state(
         |ui, view: &mut View| {
-            compare_view::paint_compare(ui, view_rect(), view.uv, &view.pair, view.mode)
+            compare_view::paint_compare(ui, view.rect, view.uv, &view.pair, view.mode)
         },
         view,
     )
@@ -158,11 +166,7 @@ fn assert_heatmap(image: &RgbaImage) {
 
 #[test]
 fn difference_heatmap_maps_unchanged_texels_to_black_and_changes_through_inferno() {
-    let mut harness = installed_harness(View {
-        pair: test_pair(1),
-        uv: full_uv(),
-        mode: GpuCompare::Difference { gain: GAIN },
-    });
+    let mut harness = installed_harness(View::whole(DIFFERENCE));
     assert_heatmap(&harness.render().expect("render"));
     harness.snapshot("compare_view_difference");
 }
@@ -172,9 +176,8 @@ fn difference_heatmap_shows_the_zoomed_part_given_by_uv() {
     // The top-right quarter of the images, magnified ×2: the hot block's texels (8..12, 2..6)
     // become local texels (0..4, 2..6) of 20 px each.
     let mut harness = installed_harness(View {
-        pair: test_pair(1),
         uv: Rect::from_min_max(pos2(0.5, 0.0), pos2(1.0, 0.5)),
-        mode: GpuCompare::Difference { gain: GAIN },
+        ..View::whole(DIFFERENCE)
     });
     let image = harness.render().expect("render");
     let zoomed = |x: f32, y: f32| {
@@ -211,14 +214,46 @@ fn difference_heatmap_shows_the_zoomed_part_given_by_uv() {
 }
 
 #[test]
+fn a_rect_beyond_the_window_is_cut_not_squeezed() {
+    // Zoomed ×2 over the whole images: the rect reaches past the 200×200 window, whose edge cuts
+    // it; each texel still covers 2×SCALE pixels from ORIGIN.
+    let whole = View::whole(DIFFERENCE);
+    let rect = Rect::from_min_size(ORIGIN, whole.rect.size() * 2.0);
+    let mut harness = installed_harness(View { rect, ..whole });
+    let image = harness.render().expect("render");
+    let zoomed = |x: f32, y: f32| {
+        pixel(
+            &image,
+            ORIGIN.x + x * 2.0 * SCALE,
+            ORIGIN.y + y * 2.0 * SCALE,
+        )
+    };
+    let (hot_x, hot_y) = (HOT_BLOCK.0[0] as f32, HOT_BLOCK.1[0] as f32);
+    assert_near(
+        zoomed(hot_x + 0.25, hot_y + 0.5),
+        inferno_bytes(INFERNO_255),
+        COLORMAP_TOLERANCE,
+        "hot block's first texel",
+    );
+    assert_near(
+        zoomed(hot_x - 0.5, hot_y + 0.5),
+        inferno_bytes(INFERNO_0),
+        COLORMAP_TOLERANCE,
+        "left of the hot block",
+    );
+    assert_near(
+        zoomed(hot_x + 0.5, hot_y - 0.5),
+        inferno_bytes(INFERNO_0),
+        COLORMAP_TOLERANCE,
+        "above the hot block",
+    );
+}
+
+#[test]
 fn split_shows_before_left_after_right_and_the_divider_at_the_position() {
     let position = 0.3;
-    let pair = test_pair(1);
-    let mut harness = installed_harness(View {
-        pair: pair.clone(),
-        uv: full_uv(),
-        mode: GpuCompare::Split { position },
-    });
+    let mut harness = installed_harness(View::whole(GpuCompare::Split { position }));
+    let pair = harness.state().pair.clone();
     let image = harness.render().expect("render");
     let split_x = ORIGIN.x + position * SIDE as f32 * SCALE;
     for y in 0..SIDE {
@@ -266,11 +301,7 @@ fn split_shows_before_left_after_right_and_the_divider_at_the_position() {
 
 #[test]
 fn textures_are_uploaded_again_only_when_the_version_changes() {
-    let mut harness = installed_harness(View {
-        pair: test_pair(1),
-        uv: full_uv(),
-        mode: GpuCompare::Difference { gain: GAIN },
-    });
+    let mut harness = installed_harness(View::whole(DIFFERENCE));
     assert_heatmap(&harness.render().expect("render"));
 
     // New images under the old version: the view keeps showing the uploaded ones.
@@ -304,26 +335,12 @@ fn srgb_framebuffer_shows_the_same_colours() {
         format,
         options,
     )));
-    let mut harness = harness_for(
-        Some(render_state),
-        View {
-            pair: test_pair(1),
-            uv: full_uv(),
-            mode: GpuCompare::Difference { gain: GAIN },
-        },
-    );
+    let mut harness = harness_for(Some(render_state), View::whole(DIFFERENCE));
     assert_heatmap(&harness.render().expect("render"));
 }
 
 #[test]
 fn without_wgpu_the_view_says_so_instead_of_drawing() {
-    let harness = harness_for(
-        None,
-        View {
-            pair: test_pair(1),
-            uv: full_uv(),
-            mode: GpuCompare::Difference { gain: GAIN },
-        },
-    );
+    let harness = harness_for(None, View::whole(DIFFERENCE));
     harness.get_by_label(NO_WGPU_NOTE);
 }
