@@ -1,5 +1,6 @@
 //! The eframe editor. It never touches tensors: models run behind the engine.
 pub mod compare_view;
+pub mod screenshot;
 
 use eframe::egui;
 
