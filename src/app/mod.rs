@@ -5,8 +5,10 @@
 //! if the document's edit stack changed, ask the worker for a render (the newest wins) → record an
 //! undo step once the interaction has ended.
 mod canvas;
+pub mod compare_view;
 mod files;
 mod panels;
+pub mod screenshot;
 pub mod settings;
 pub mod state;
 pub mod worker;
