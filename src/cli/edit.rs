@@ -47,7 +47,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPath) -> anyhow::Result<()> {
-    let image = image::open(&args.input).with_context(|| format!("cannot read image {}", args.input.display()))?.to_rgb8();
+    let image = deltastudio::engine::image_input::load_image(&args.input)?;
     let selected = device::select(device_preference)?;
     let device = selected.device.clone();
     println!("device: {} ({})", selected.label, selected.reason);

@@ -5,3 +5,5 @@ pub mod models;
 pub mod gan;
 pub mod session;
 pub mod benchmark;
+pub mod image_input;
+pub mod align;
