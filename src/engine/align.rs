@@ -8,7 +8,9 @@
 //!
 //! Coordinates are continuous image pixels: pixel (i, j) covers [i, i+1) × [j, j+1), so its centre
 //! is (i + 0.5, j + 0.5), as a click on the canvas gives them.
-use image::{Rgb, RgbImage};
+use std::ops::Range;
+
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -103,6 +105,12 @@ impl Quad {
         [(d[0] * self.y[1] - d[1] * self.y[0]) / det, (self.x[0] * d[1] - self.x[1] * d[0]) / det]
     }
 
+    /// The same quad in an image scaled by `factor` (a display-size preview of the photo).
+    pub fn scaled(&self, factor: f32) -> Quad {
+        let scale = |v: [f32; 2]| v.map(|c| c * factor);
+        Quad { center: scale(self.center), x: scale(self.x), y: scale(self.y) }
+    }
+
     pub fn contains(&self, point: [f32; 2]) -> bool {
         let [s, t] = self.to_unit(point);
         s.abs() <= 1.0 && t.abs() <= 1.0
@@ -157,23 +165,30 @@ pub fn ffhq_quad(landmarks: &FaceLandmarks) -> Result<Quad> {
 /// reduced to the model's 256 or 1024 px). Where the quad leaves the photo, the photo is mirrored at
 /// its borders (like the recipe's reflection padding; the recipe also blurs that padding, we do not).
 pub fn crop_aligned(image: &RgbImage, quad: &Quad, size: u32) -> RgbImage {
-    if size == 0 || image.width() == 0 || image.height() == 0 {
-        return RgbImage::new(size, size);
+    let mut crop = RgbImage::new(size, size);
+    if image.width() == 0 || image.height() == 0 {
+        return crop;
     }
     let samples = (quad.side() / size as f32).ceil().clamp(1.0, 4.0) as u32;
-    RgbImage::from_fn(size, size, |u, v| {
-        let mut sum = [0.0f32; 3];
-        for b in 0..samples {
-            for a in 0..samples {
-                let s = (u as f32 + (a as f32 + 0.5) / samples as f32) / size as f32;
-                let t = (v as f32 + (b as f32 + 0.5) / samples as f32) / size as f32;
-                let p = quad.from_unit([s * 2.0 - 1.0, t * 2.0 - 1.0]);
-                let value = sample_bilinear(image, p, reflect);
-                sum.iter_mut().zip(value).for_each(|(acc, c)| *acc += c);
+    let offsets: Vec<f32> = (0..samples).map(|a| (a as f32 + 0.5) / samples as f32).collect();
+    let normalise = 1.0 / (samples * samples) as f32;
+    for_rows_in_parallel(&mut crop, 0..size, |v, row| {
+        for (u, pixel) in row.chunks_exact_mut(3).enumerate() {
+            let mut sum = [0.0f32; 3];
+            for dv in &offsets {
+                for du in &offsets {
+                    let s = (u as f32 + du) / size as f32 * 2.0 - 1.0;
+                    let t = (v as f32 + dv) / size as f32 * 2.0 - 1.0;
+                    let value = sample_bilinear(image, quad.from_unit([s, t]), mirror);
+                    sum.iter_mut().zip(value).for_each(|(acc, c)| *acc += c);
+                }
+            }
+            for (out, c) in pixel.iter_mut().zip(sum) {
+                *out = (c * normalise).round().clamp(0.0, 255.0) as u8;
             }
         }
-        Rgb(sum.map(|c| (c / (samples * samples) as f32).round().clamp(0.0, 255.0) as u8))
-    })
+    });
+    crop
 }
 
 /// Puts an edited crop of `quad` back into the photo: each photo pixel whose centre lies in the
@@ -190,14 +205,14 @@ pub fn paste_back(photo: &RgbImage, edited_crop: &RgbImage, quad: &Quad, feather
     let corners = quad.corners();
     let bound = |axis: usize, limit: u32| {
         let values = corners.map(|c| c[axis]);
-        let low = values.iter().cloned().fold(f32::INFINITY, f32::min).floor().max(0.0);
-        let high = values.iter().cloned().fold(f32::NEG_INFINITY, f32::max).ceil().min(limit as f32);
-        (low as u32, (high.max(low)) as u32)
+        let low = values.iter().cloned().fold(f32::INFINITY, f32::min).floor().clamp(0.0, limit as f32);
+        let high = values.iter().cloned().fold(f32::NEG_INFINITY, f32::max).ceil().clamp(low, limit as f32);
+        (low as u32, high as u32)
     };
     let (x_start, x_end) = bound(0, photo.width());
     let (y_start, y_end) = bound(1, photo.height());
     let (crop_width, crop_height) = (edited_crop.width() as f32, edited_crop.height() as f32);
-    for j in y_start..y_end {
+    for_rows_in_parallel(&mut result, y_start..y_end, |j, row| {
         for i in x_start..x_end {
             let [s, t] = quad.to_unit([i as f32 + 0.5, j as f32 + 0.5]);
             if !(s.abs() <= 1.0 && t.abs() <= 1.0) {
@@ -208,14 +223,37 @@ pub fn paste_back(photo: &RgbImage, edited_crop: &RgbImage, quad: &Quad, feather
             let weight = if feather == 0.0 { 1.0 } else { smoothstep((inside / feather).min(1.0)) };
             let crop_point = [(s + 1.0) / 2.0 * crop_width, (t + 1.0) / 2.0 * crop_height];
             let edited = sample_bilinear(edited_crop, crop_point, clamp);
-            let pixel = result.get_pixel_mut(i, j);
-            for c in 0..3 {
-                let blended = pixel[c] as f32 * (1.0 - weight) + edited[c] * weight;
-                pixel[c] = blended.round().clamp(0.0, 255.0) as u8;
+            let pixel = &mut row[i as usize * 3..i as usize * 3 + 3];
+            for (value, edited) in pixel.iter_mut().zip(edited) {
+                let blended = *value as f32 * (1.0 - weight) + edited * weight;
+                *value = blended.round().clamp(0.0, 255.0) as u8;
             }
         }
-    }
+    });
     result
+}
+
+/// Runs `fill(row index, row's RGB bytes)` for `rows` of `image`, spread over the available cores.
+fn for_rows_in_parallel(image: &mut RgbImage, rows: Range<u32>, fill: impl Fn(u32, &mut [u8]) + Sync) {
+    let row_bytes = image.width() as usize * 3;
+    if row_bytes == 0 || rows.is_empty() {
+        return;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rows_per_thread = rows.len().div_ceil(threads);
+    let first = rows.start;
+    let pixels: &mut [u8] = image;
+    let buffer = &mut pixels[rows.start as usize * row_bytes..rows.end as usize * row_bytes];
+    std::thread::scope(|scope| {
+        for (chunk_index, chunk) in buffer.chunks_mut(rows_per_thread * row_bytes).enumerate() {
+            let fill = &fill;
+            scope.spawn(move || {
+                for (k, row) in chunk.chunks_exact_mut(row_bytes).enumerate() {
+                    fill(first + (chunk_index * rows_per_thread + k) as u32, row);
+                }
+            });
+        }
+    });
 }
 
 fn smoothstep(x: f32) -> f32 {
@@ -224,7 +262,7 @@ fn smoothstep(x: f32) -> f32 {
 
 /// Bilinear sample at a continuous point (pixel centres at +0.5); `wrap` maps an out-of-range
 /// index into [0, len).
-fn sample_bilinear(image: &RgbImage, point: [f32; 2], wrap: fn(i64, u32) -> u32) -> [f32; 3] {
+fn sample_bilinear(image: &RgbImage, point: [f32; 2], wrap: impl Fn(i64, u32) -> u32) -> [f32; 3] {
     let fx = point[0] - 0.5;
     let fy = point[1] - 0.5;
     let (x0, y0) = (fx.floor(), fy.floor());
@@ -243,7 +281,7 @@ fn sample_bilinear(image: &RgbImage, point: [f32; 2], wrap: fn(i64, u32) -> u32)
 
 /// Mirror indices at the image's borders (numpy's `symmetric`: −1 → 0, −2 → 1), so that bilinear
 /// samples mirror the photo exactly about its edges.
-fn reflect(index: i64, len: u32) -> u32 {
+fn mirror(index: i64, len: u32) -> u32 {
     let period = 2 * len as i64;
     let folded = index.rem_euclid(period);
     (if folded >= len as i64 { period - 1 - folded } else { folded }) as u32
@@ -256,6 +294,7 @@ fn clamp(index: i64, len: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Rgb;
 
     const RED: [u8; 3] = [230, 20, 20];
     const GREEN: [u8; 3] = [20, 230, 20];
@@ -459,6 +498,7 @@ mod tests {
         assert_near(quad.from_crop(quad.to_crop(point, 256), 256), point, 1e-3, "round trip");
         assert_near(quad.to_crop(frontal().left_eye, 128), EXPECTED_IN_CROP[0], 1e-3, "left eye");
         assert!(quad.contains([105.0, 105.0]) && !quad.contains([4.0, 105.0]));
+        assert_near(quad.scaled(0.5).corners()[2], [102.5, 102.5], 1e-3, "scaled corner");
         let mut landmarks = frontal();
         *landmarks.point_mut(3).unwrap() = [1.0, 2.0];
         assert_eq!(landmarks.points()[3], [1.0, 2.0]);

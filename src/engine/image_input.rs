@@ -95,16 +95,18 @@ fn decode(bytes: &[u8]) -> std::result::Result<RgbImage, ImageProblem> {
         .with_guessed_format()
         .map_err(|e| ImageProblem::Corrupt(e.to_string()))?;
     let format = reader.format().ok_or(ImageProblem::UnknownFormat)?;
+    // The header is read under the allocation limit only, so that oversized sides are reported
+    // with their numbers by `check_dimensions`; the decoders get the side limits before decoding.
     let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODED_BYTES);
     reader.limits(limits.clone());
-
     let mut decoder = reader.into_decoder().map_err(problem_of)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height)?;
-    // `into_decoder` checks the dimensions only; the pixel buffer is checked here, before decoding.
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    decoder.set_limits(limits.clone()).map_err(problem_of)?;
+    // `set_limits` checks the sides; the pixel buffer is checked here, before it is allocated.
     limits.reserve(decoder.total_bytes()).map_err(|_| {
         ImageProblem::TooLarge(format!(
             "{width}×{height} px would take {} MiB decoded; the limit is {} MiB",
@@ -143,7 +145,7 @@ fn problem_of(error: ImageError) -> ImageProblem {
         ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             ImageProblem::Corrupt("the data ends early".into())
         }
-        other => ImageProblem::Corrupt(other.to_string()),
+        other => ImageProblem::Corrupt(other.to_string().trim_end().to_owned()),
     }
 }
 
@@ -343,14 +345,16 @@ mod tests {
     #[test]
     fn absurd_dimensions_are_refused_before_decoding() {
         let png = png_claiming(100_000, image::ExtendedColorType::Rgb8);
-        assert!(matches!(problem(decode_image(&png)), ImageProblem::TooLarge(_)));
+        let error = decode_image(&png).unwrap_err().to_string();
+        assert_eq!(error, "image data: too large (100000×100000 px; the limit is 16384 px per side)");
     }
 
     /// Within the side limit but over the decoded-bytes budget: 16384² RGBA16 would be 2 GiB.
     #[test]
     fn decoded_size_budget_is_enforced() {
         let png = png_claiming(MAX_SIDE, image::ExtendedColorType::Rgba16);
-        assert!(matches!(problem(decode_image(&png)), ImageProblem::TooLarge(_)));
+        let error = decode_image(&png).unwrap_err().to_string();
+        assert_eq!(error, "image data: too large (16384×16384 px would take 2048 MiB decoded; the limit is 1024 MiB)");
     }
 
     #[test]
