@@ -268,8 +268,8 @@ fn sample_bilinear(image: &RgbImage, point: [f32; 2], wrap: impl Fn(i64, u32) ->
     let (x0, y0) = (fx.floor(), fy.floor());
     let (wx, wy) = (fx - x0, fy - y0);
     let (x0, y0) = (x0 as i64, y0 as i64);
-    let (xa, xb) = (wrap(x0, image.width()), wrap(x0 + 1, image.width()));
-    let (ya, yb) = (wrap(y0, image.height()), wrap(y0 + 1, image.height()));
+    let (xa, xb) = (wrap(x0, image.width()), wrap(x0.saturating_add(1), image.width()));
+    let (ya, yb) = (wrap(y0, image.height()), wrap(y0.saturating_add(1), image.height()));
     let corner = |x: u32, y: u32| image.get_pixel(x, y).0.map(|c| c as f32);
     let (p00, p10, p01, p11) = (corner(xa, ya), corner(xb, ya), corner(xa, yb), corner(xb, yb));
     std::array::from_fn(|c| {
