@@ -21,6 +21,11 @@ pub enum Error {
     #[error("image {}: {reason}", path.display())]
     Image { path: PathBuf, reason: String },
 
+    /// An input image we cannot use (undecodable, or over the size limits); `origin` is its path
+    /// or where it came from ("clipboard image").
+    #[error("{origin}: {problem}")]
+    ImageInput { origin: String, problem: crate::engine::image_input::ImageProblem },
+
     #[error("tokenizer: {0}")]
     Tokenizer(String),
 

@@ -9,7 +9,7 @@ use eframe::egui;
 use image::RgbImage;
 
 use super::state::Document;
-use super::{EditorApp, ModelsState, OpenImage};
+use super::{EditorApp, ModelsState};
 use crate::engine::export::{read_recipe, side_by_side_scaled, write_atomic, write_png};
 use crate::engine::gan::Method;
 use crate::engine::recipe::{InputSource, Layout, Recipe, image_sha256};
@@ -153,14 +153,9 @@ impl Dialogs {
 }
 
 fn decode_file(path: &Path) -> Result<RgbImage, String> {
-    image::open(path).map(|i| i.to_rgb8()).map_err(|e| format!("{}: {e}", path.display()))
+    crate::engine::image_input::load_image(path).map_err(|e| e.to_string())
 }
 
-fn from_color_image(image: &egui::ColorImage) -> RgbImage {
-    let [w, h] = image.size;
-    let rgb = image.pixels.iter().flat_map(|c| [c.r(), c.g(), c.b()]).collect();
-    RgbImage::from_raw(w as u32, h as u32, rgb).expect("ColorImage holds w × h pixels")
-}
 
 impl EditorApp {
     /// Opens an image file (decoded in the background; the canvas changes when it is ready).
@@ -217,7 +212,13 @@ impl EditorApp {
             self.open_path(path);
         }
         if let Some(image) = pasted {
-            self.open_pasted(ctx, from_color_image(&image));
+            let [w, h] = image.size;
+            // Alpha is flattened like any file's; egui's colours are premultiplied, so unmultiply first.
+            let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_srgba_unmultiplied()).collect();
+            match crate::engine::image_input::from_rgba(w as u32, h as u32, &rgba) {
+                Ok(image) => self.open_pasted(ctx, image),
+                Err(e) => self.error(format!("Cannot paste the image: {e}")),
+            }
         }
     }
 

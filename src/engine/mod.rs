@@ -7,3 +7,5 @@ pub mod session;
 pub mod recipe;
 pub mod export;
 pub mod benchmark;
+pub mod image_input;
+pub mod align;

@@ -32,14 +32,7 @@ impl InputSource {
     pub fn load(&self) -> Result<RgbImage> {
         match self {
             InputSource::Builtin { seed, size } => Ok(sample(*seed, *size, false).image),
-            InputSource::File { path } => {
-                let path = Path::new(path);
-                let image = image::open(path).map_err(|e| match e {
-                    image::ImageError::IoError(io) => Error::io(path, io),
-                    other => Error::Image { path: path.to_path_buf(), reason: other.to_string() },
-                })?;
-                Ok(image.to_rgb8())
-            }
+            InputSource::File { path } => super::image_input::load_image(Path::new(path)),
         }
     }
 
