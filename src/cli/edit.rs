@@ -124,9 +124,11 @@ impl Editor<'_> {
     /// timings when `timed`. Returns the files written.
     fn edit(&self, job: &Job, timed: bool) -> anyhow::Result<Vec<PathBuf>> {
         let args = self.args;
-        let image = job.input.load().with_context(|| format!("cannot read {}", job.input.describe()))?;
+        // Errors name the file they are about: a batch prints them as they are.
+        let image = job.input.load()?;
         let start = Instant::now();
-        let mut session = EditSession::refined(self.models.clone(), &image, args.refine, &self.device)?;
+        let mut session = EditSession::refined(self.models.clone(), &image, args.refine, &self.device)
+            .with_context(|| format!("cannot invert {}", job.input.describe()))?;
         if timed {
             println!("inversion: {:.1} ms", start.elapsed().as_secs_f64() * 1000.0);
         }
@@ -247,7 +249,7 @@ fn run_batch(jobs: &[Job], mut edit: impl FnMut(&Job) -> anyhow::Result<Vec<Path
         if let Err(e) = edit(job) {
             failed += 1;
             // println() of a hidden bar (output not a terminal) prints nothing.
-            bar.suspend(|| eprintln!("error: {}: {e:#}", job.input.describe()));
+            bar.suspend(|| eprintln!("error: {e:#}"));
         }
         bar.inc(1);
     }
@@ -262,14 +264,14 @@ fn run_batch(jobs: &[Job], mut edit: impl FnMut(&Job) -> anyhow::Result<Vec<Path
 /// Renders `recipe` on the session and writes it to `output` (a strip as one PNG, or with
 /// `separate_frames` each frame as NAME_ii.png carrying its own single-image recipe).
 fn export(session: &mut EditSession, recipe: &Recipe, output: &Path, separate_frames: bool) -> anyhow::Result<Vec<PathBuf>> {
-    let write = |path: &Path, image: &RgbImage, recipe: &Recipe| {
-        write_png(path, image, Some(recipe)).with_context(|| format!("cannot write {}", path.display()))
-    };
+    // write_png's errors name the file.
+    let write = |path: &Path, image: &RgbImage, recipe: &Recipe| write_png(path, image, Some(recipe));
+    let failed = || format!("cannot edit {}", recipe.input.describe());
     let Layout::InterpolationStrip { frames } = recipe.layout else {
-        write(output, &session.render(&recipe.stack)?, recipe)?;
+        write(output, &session.render(&recipe.stack).with_context(failed)?, recipe)?;
         return Ok(vec![output.to_path_buf()]);
     };
-    let images = session.interpolation_frames(&recipe.stack, frames as usize)?;
+    let images = session.interpolation_frames(&recipe.stack, frames as usize).with_context(failed)?;
     if !separate_frames {
         write(output, &strip(&images), recipe)?;
         return Ok(vec![output.to_path_buf()]);

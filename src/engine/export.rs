@@ -204,6 +204,26 @@ mod tests {
     }
 
     #[test]
+    fn an_exported_edit_replays_to_the_same_pixels() {
+        use std::sync::Arc;
+
+        use crate::engine::models::tiny_models;
+        use crate::engine::session::EditSession;
+        let device = burn::prelude::Device::flex();
+        let models = Arc::new(tiny_models(crate::engine::gan::Method::DeltaEdit, &device));
+        let recipe = example();
+        let input = recipe.load_input().unwrap();
+        let edited = EditSession::new(models.clone(), &input, &device).unwrap().render(&recipe.stack).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("edit.png");
+        write_png(&path, &edited, Some(&recipe)).unwrap();
+
+        let reopened = read_recipe(&path).unwrap();
+        let mut session = EditSession::new(models, &reopened.load_input().unwrap(), &device).unwrap();
+        assert_eq!(session.render(&reopened.stack).unwrap(), image::open(&path).unwrap().to_rgb8());
+    }
+
+    #[test]
     fn a_strip_puts_frames_side_by_side() {
         let (a, b) = (gradient(5, 4), gradient(3, 6));
         let s = strip(&[a.clone(), b.clone(), a.clone()]);
