@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use deltastudio::app::StartOptions;
+use deltastudio::app::settings::{CompareMode, Settings};
 use deltastudio::device::{self, DevicePreference};
 use deltastudio::weights::registry::WeightsPath;
 
@@ -17,8 +19,27 @@ struct Cli {
     /// A folder searched first for model files (then $DELTASTUDIO_WEIGHTS, the data dir, the repo's weights/).
     #[arg(long, global = true, value_name = "DIR")]
     weights: Option<PathBuf>,
+    #[command(flatten)]
+    editor: EditorArgs,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// What the editor opens at start (no subcommand).
+#[derive(clap::Args)]
+struct EditorArgs {
+    /// An image to open in the editor.
+    #[arg(long, value_name = "IMAGE")]
+    open: Option<PathBuf>,
+    /// An exported PNG or a saved session (.json) to restore in the editor.
+    #[arg(long, value_name = "FILE")]
+    recipe: Option<PathBuf>,
+    /// The editor's compare mode.
+    #[arg(long, value_enum)]
+    compare: Option<CompareMode>,
+    /// Save a screenshot of the editor once it has shown everything asked for, then quit.
+    #[arg(long, value_name = "PNG")]
+    screenshot: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -42,7 +63,7 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     let weights = WeightsPath::new(args.weights.as_deref());
     let result = match args.command {
-        None => open_editor(args.device, args.weights.clone()),
+        None => open_editor(args.device, args.weights.clone(), args.editor),
         Some(Command::Models(a)) => cli::models::run(a, &weights),
         Some(Command::Clip(a)) => cli::clip::run(a, args.device, &weights),
         Some(Command::World(a)) => cli::world::run(a, args.device, &weights),
@@ -59,14 +80,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_editor(preference: DevicePreference, weights: Option<PathBuf>) -> anyhow::Result<()> {
+fn open_editor(preference: DevicePreference, weights: Option<PathBuf>, editor: EditorArgs) -> anyhow::Result<()> {
     // Without --device, the editor's saved setting decides.
     let preference = match preference {
-        DevicePreference::Auto => deltastudio::app::settings::Settings::default_path()
-            .map(|p| deltastudio::app::settings::Settings::load(&p).device)
-            .unwrap_or_default(),
+        DevicePreference::Auto => Settings::default_path().map(|p| Settings::load(&p).device).unwrap_or_default(),
         explicit => explicit,
     };
     let selected = device::select(preference)?;
-    deltastudio::app::run(selected, weights).map_err(|e| anyhow::anyhow!("the editor window could not be opened: {e}"))
+    let start = StartOptions { weights, open: editor.open, recipe: editor.recipe, compare: editor.compare, screenshot: editor.screenshot };
+    deltastudio::app::run(selected, start).map_err(|e| anyhow::anyhow!("the editor window could not be opened: {e}"))
 }

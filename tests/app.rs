@@ -3,18 +3,25 @@
 //! the images the worker produced, not on "nothing panicked".
 use std::time::{Duration, Instant};
 
-use deltastudio::app::{EditorApp, ExportKind, ModelsState};
+use deltastudio::app::{EditorApp, ExportKind, ModelsState, compare_view};
 use deltastudio::engine::export::read_recipe;
 use deltastudio::engine::recipe::InputSource;
 use deltastudio::device::SelectedDevice;
 use egui::accesskit::Role;
+use eframe::egui_wgpu;
+use egui_kittest::wgpu::{WgpuTestRenderer, create_render_state, default_wgpu_setup};
 use egui_kittest::{Harness, kittest::Queryable};
 
+/// The editor as `deltastudio` opens it: the wgpu renderer with the compare view's pipeline.
 fn editor() -> Harness<'static, EditorApp> {
     let device = SelectedDevice::flex("CPU requested");
+    let render_state = create_render_state(default_wgpu_setup(), egui_wgpu::RendererOptions::PREDICTABLE);
+    let installed = render_state.clone();
     // No settings file: tests never touch the user's config.
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
+        .renderer(WgpuTestRenderer::from_render_state(render_state))
+        .with_context_setup(move |ctx| assert!(compare_view::install(ctx, Some(&installed))))
         .build_ui_state(|ui, app: &mut EditorApp| app.show(ui), EditorApp::new(&device, None, None))
 }
 
@@ -106,7 +113,7 @@ fn mask_status_bar(harness: &mut Harness<'_, EditorApp>) {
 }
 
 #[test]
-fn main_screen_and_split_compare_snapshots() {
+fn main_screen_and_compare_mode_snapshots() {
     let mut harness = editor();
     settle(&mut harness);
     harness.get_all_by_label("New random portrait").next().unwrap().click();
@@ -120,6 +127,11 @@ fn main_screen_and_split_compare_snapshots() {
     settle(&mut harness);
     mask_status_bar(&mut harness);
     harness.snapshot("editor_split");
+
+    harness.get_by_label("Difference").click();
+    settle(&mut harness);
+    mask_status_bar(&mut harness);
+    harness.snapshot("editor_difference");
 }
 
 #[test]
@@ -193,4 +205,64 @@ fn a_broken_image_leaves_the_session_as_it_was() {
     assert!(harness.state().notice().unwrap().text.contains("broken.png"));
     assert_eq!(harness.state().input().unwrap().source, InputSource::Builtin { seed: 3, size: 256 });
     assert_eq!(harness.state().reconstruction_image().unwrap(), &before);
+}
+
+#[test]
+fn an_aligned_photo_is_edited_on_its_crop_and_pasted_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // A "photo": a built-in portrait inside a wider frame.
+    let portrait = InputSource::Builtin { seed: 5, size: 256 }.load().unwrap();
+    let mut photo = image::RgbImage::from_pixel(480, 256, image::Rgb([40, 90, 40]));
+    image::imageops::replace(&mut photo, &portrait, 112, 0);
+    let photo_path = dir.path().join("photo.png");
+    photo.save(&photo_path).unwrap();
+
+    let mut harness = editor();
+    settle(&mut harness);
+    harness.state_mut().open_path(&photo_path);
+    settle(&mut harness);
+    harness.get_by_label("Align the face (4 points)").click();
+    settle(&mut harness);
+    let landmarks = harness.state().input().unwrap().landmarks.expect("alignment turned on");
+    // The starting square is the photo's centred square: exactly the portrait.
+    let quad = harness.state().input().unwrap().quad().unwrap();
+    assert!((quad.side() - 256.0).abs() < 1e-3 && (quad.center[0] - 240.0).abs() < 1e-3, "{quad:?}");
+
+    // Drag the right eye handle 20 screen points to the right: the landmark follows, the crop is
+    // inverted again.
+    let before = harness.state().reconstruction_image().unwrap().clone();
+    let handle = harness.get_by_label("right eye").rect().center();
+    harness.drag_at(handle);
+    harness.step();
+    harness.hover_at(handle + egui::vec2(20.0, 0.0));
+    harness.step();
+    harness.drop_at(handle + egui::vec2(20.0, 0.0));
+    settle(&mut harness);
+    let moved = harness.state().input().unwrap().landmarks.unwrap();
+    assert!(moved.right_eye[0] > landmarks.right_eye[0] + 5.0, "{moved:?}");
+    assert_eq!(moved.left_eye, landmarks.left_eye);
+    assert!(mean_abs_difference(harness.state().reconstruction_image().unwrap(), &before) > 0.5, "the new crop was inverted");
+
+    // The export is the whole photo with the edit pasted back, and its recipe keeps the points.
+    harness.state_mut().document_mut().edits[0].target = "a face with dark skin".into();
+    settle(&mut harness);
+    let exported = dir.path().join("photo-edited.png");
+    harness.state_mut().export_to(ExportKind::Result, &exported, false);
+    let written = image::open(&exported).unwrap().to_rgb8();
+    assert_eq!(written.dimensions(), (480, 256));
+    // Outside the crop square the photo is untouched.
+    let square = harness.state().input().unwrap().quad().unwrap();
+    let mut outside = 0;
+    for (x, y, pixel) in photo.enumerate_pixels() {
+        if !square.contains([x as f32 + 0.5, y as f32 + 0.5]) {
+            outside += 1;
+            assert_eq!(written.get_pixel(x, y), pixel, "({x}, {y}) is outside the crop");
+        }
+    }
+    assert!(outside > 20_000, "the moved square still leaves part of the photo outside: {outside} px");
+    assert_eq!(read_recipe(&exported).unwrap().alignment, Some(moved));
+
+    // Exporting over the photo itself waits for a confirmation.
+    harness.state_mut().export_to(ExportKind::Result, &photo_path, false);
+    assert_eq!(image::open(&photo_path).unwrap().to_rgb8(), photo, "not overwritten without confirmation");
 }

@@ -4,8 +4,10 @@
 //! different pixel sizes (a 256² input, a 64² edit) stay aligned when the user zooms into one.
 use eframe::egui::{self, Color32, Rect, Sense, Vec2, pos2, vec2};
 
+use super::compare_view::{self, ComparePair, GpuCompare};
 use super::settings::CompareMode;
 use super::{EditorApp, ModelsState, Shown};
+use crate::engine::align::{FaceLandmarks, ffhq_quad};
 use crate::engine::recipe::InputSource;
 
 /// Zoom 1 fits the image into its slot; `center` is the image point shown at the slot's centre.
@@ -90,7 +92,7 @@ fn slots_row(ui: &mut egui::Ui, view: &mut View, slots: &[Slot]) -> Rect {
             Some(shown) => {
                 let size = shown.texture.size_vec2();
                 view.interact(ui, &response, area, size);
-                painter.image(shown.texture.id(), view.image_rect(area, size), Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)), Color32::WHITE);
+                painter.image(shown.texture.id(), view.image_rect(area, size), FULL_UV, Color32::WHITE);
             }
             None => {
                 painter.text(area.center(), egui::Align2::CENTER_CENTER, "…", egui::FontId::proportional(24.0), ui.visuals().weak_text_color());
@@ -103,38 +105,57 @@ fn slots_row(ui: &mut egui::Ui, view: &mut View, slots: &[Slot]) -> Rect {
     first
 }
 
-/// `before` left of the divider, `after` right of it; dragging near the divider moves it,
-/// elsewhere pans.
+/// The compare view's pair; its version changes when either image does.
+fn pair(before: &Shown, after: &Shown) -> ComparePair {
+    ComparePair { before: before.color.clone(), after: after.color.clone(), version: before.version.wrapping_mul(1 << 32) ^ after.version }
+}
+
+/// `before` left of the divider, `after` right of it, drawn on the GPU; dragging near the
+/// divider moves it, elsewhere pans.
 fn split(ui: &mut egui::Ui, view: &mut View, before: &Shown, after: &Shown, position: &mut f32) -> Rect {
     let area = ui.available_rect_before_wrap();
     let response = ui.allocate_rect(area, Sense::click_and_drag());
     let size = after.texture.size_vec2();
     let image_rect = view.image_rect(area, size);
     let divider_x = image_rect.min.x + *position * image_rect.width();
-    let near_divider = response.interact_pointer_pos().or(response.hover_pos()).is_some_and(|p| (p.x - divider_x).abs() < 8.0);
-    if near_divider {
+    let near_divider = |p: egui::Pos2, reach: f32| (p.x - divider_x).abs() < reach;
+    if response.hover_pos().is_some_and(|p| near_divider(p, 8.0)) {
         ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeHorizontal);
     }
-    let dragging_divider = response.dragged() && response.interact_pointer_pos().is_some_and(|p| (p.x - divider_x).abs() < 24.0);
-    if dragging_divider {
-        if let Some(p) = response.interact_pointer_pos() {
+    match response.interact_pointer_pos() {
+        Some(p) if response.dragged() && near_divider(p, 24.0) => {
             *position = ((p.x - image_rect.min.x) / image_rect.width()).clamp(0.0, 1.0);
         }
-    } else {
-        view.interact(ui, &response, area, size);
+        _ => view.interact(ui, &response, area, size),
     }
+    ui.painter_at(area).rect_filled(area, 2.0, ui.visuals().extreme_bg_color);
     let image_rect = view.image_rect(area, size);
-    let divider_x = image_rect.min.x + *position * image_rect.width();
+    let mut clipped = ui.new_child(egui::UiBuilder::new().max_rect(area));
+    clipped.set_clip_rect(area);
+    compare_view::paint_compare(&mut clipped, image_rect, FULL_UV, &pair(before, after), GpuCompare::Split { position: *position });
     let painter = ui.painter_at(area);
-    painter.rect_filled(area, 2.0, ui.visuals().extreme_bg_color);
-    let full = Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0));
-    let left = Rect::from_min_max(area.min, pos2(divider_x, area.max.y));
-    let right = Rect::from_min_max(pos2(divider_x, area.min.y), area.max);
-    painter.with_clip_rect(left.intersect(area)).image(before.texture.id(), image_rect, full, Color32::WHITE);
-    painter.with_clip_rect(right.intersect(area)).image(after.texture.id(), image_rect, full, Color32::WHITE);
-    painter.vline(divider_x, image_rect.y_range(), egui::Stroke::new(2.0, Color32::WHITE));
+    let label = |pos, align, text: &str| {
+        painter.text(pos, align, text, egui::FontId::proportional(13.0), Color32::WHITE);
+    };
+    label(area.left_top() + vec2(8.0, 6.0), egui::Align2::LEFT_TOP, "Before");
+    label(area.right_top() + vec2(-8.0, 6.0), egui::Align2::RIGHT_TOP, "After");
     area
 }
+
+/// The per-pixel difference of `before` and `after` as a heatmap, drawn on the GPU.
+fn difference(ui: &mut egui::Ui, view: &mut View, before: &Shown, after: &Shown, gain: f32) -> Rect {
+    let area = ui.available_rect_before_wrap();
+    let response = ui.allocate_rect(area, Sense::click_and_drag());
+    let size = after.texture.size_vec2();
+    view.interact(ui, &response, area, size);
+    ui.painter_at(area).rect_filled(area, 2.0, ui.visuals().extreme_bg_color);
+    let mut clipped = ui.new_child(egui::UiBuilder::new().max_rect(area));
+    clipped.set_clip_rect(area);
+    compare_view::paint_compare(&mut clipped, view.image_rect(area, size), FULL_UV, &pair(before, after), GpuCompare::Difference { gain });
+    area
+}
+
+const FULL_UV: Rect = Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0));
 
 impl EditorApp {
     pub(super) fn canvas(&mut self, ui: &mut egui::Ui) {
@@ -164,6 +185,9 @@ impl EditorApp {
                 self.split_position = position;
                 self.last_slot = Some(area);
             }
+            (CompareMode::Difference, Some(before), Some(after)) => {
+                self.last_slot = Some(difference(ui, &mut self.view, before, after, self.difference_gain));
+            }
             _ => {
                 let input_caption = self.input.as_ref().map_or(String::new(), |i| match &i.source {
                     InputSource::Builtin { seed, .. } => format!("built-in portrait, seed {seed}"),
@@ -176,12 +200,51 @@ impl EditorApp {
                 ];
                 let first = slots_row(ui, &mut self.view, &slots);
                 self.last_slot = Some(first);
+                self.alignment_overlay(ui, first);
             }
         }
     }
 
+    /// The FFHQ crop square and the four landmark handles on the input; releasing a handle inverts
+    /// the new crop.
+    fn alignment_overlay(&mut self, ui: &mut egui::Ui, area: Rect) {
+        let view = self.view;
+        let Some(input) = self.input.as_mut() else { return };
+        let Some(landmarks) = input.landmarks.as_mut() else { return };
+        let image_rect = view.image_rect(area, input.shown.texture.size_vec2());
+        let size = vec2(input.shown.image.width() as f32, input.shown.image.height() as f32);
+        let to_screen = |p: [f32; 2]| image_rect.min + vec2(p[0], p[1]) / size * image_rect.size();
+        let to_image = |q: egui::Pos2| {
+            let p = (q - image_rect.min) / image_rect.size() * size;
+            [p.x.clamp(0.0, size.x), p.y.clamp(0.0, size.y)]
+        };
+        let painter = ui.painter_at(area);
+        let accent = Color32::from_rgb(80, 200, 255);
+        if let Ok(quad) = ffhq_quad(landmarks) {
+            let corners: Vec<egui::Pos2> = quad.corners().into_iter().map(to_screen).collect();
+            painter.add(egui::Shape::closed_line(corners, egui::Stroke::new(1.5, accent)));
+        }
+        let mut released = false;
+        for (i, name) in FaceLandmarks::NAMES.iter().enumerate() {
+            let center = to_screen(landmarks.points()[i]);
+            let handle = Rect::from_center_size(center, vec2(16.0, 16.0));
+            let response = ui.interact(handle, ui.scope_id().with(("landmark", i)), Sense::drag()).on_hover_text(*name);
+            if response.dragged()
+                && let (Some(pointer), Some(point)) = (response.interact_pointer_pos(), landmarks.point_mut(i))
+            {
+                *point = to_image(pointer);
+            }
+            released |= response.drag_stopped();
+            let fill = if response.hovered() || response.dragged() { Color32::WHITE } else { accent };
+            painter.circle(center, 5.0, fill, egui::Stroke::new(1.5, Color32::BLACK));
+        }
+        if released {
+            self.invert_input();
+        }
+    }
+
     fn canvas_toolbar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             for mode in CompareMode::ALL {
                 if ui.selectable_label(self.settings.compare == mode, mode.label()).clicked() {
                     self.settings.compare = mode;
@@ -191,6 +254,12 @@ impl EditorApp {
             ui.label("Before:");
             ui.selectable_value(&mut self.compare_with_input, false, "Reconstruction");
             ui.selectable_value(&mut self.compare_with_input, true, "Input");
+            if self.settings.compare == CompareMode::Difference {
+                let label = ui.label("Gain");
+                ui.add(egui::Slider::new(&mut self.difference_gain, 1.0..=16.0).logarithmic(true))
+                    .labelled_by(label.id)
+                    .on_hover_text("Scales the difference before the colour map: black is unchanged, yellow is a large change");
+            }
             ui.separator();
             if ui.button("Fit").clicked() {
                 self.view = View::default();
@@ -200,7 +269,7 @@ impl EditorApp {
             {
                 self.view.zoom = View::actual_size_zoom(slot, result.texture.size_vec2(), ui.ctx().pixels_per_point());
             }
-            ui.label(format!("{:.0} %", self.view.zoom * 100.0));
+            ui.label(format!("zoom {:.2}×", self.view.zoom));
             ui.weak("· hold Space: before");
         });
     }

@@ -10,6 +10,7 @@ use image::RgbImage;
 
 use super::state::Document;
 use super::{EditorApp, ModelsState};
+use crate::engine::align::{DEFAULT_FEATHER, paste_back};
 use crate::engine::export::{read_recipe, side_by_side_scaled, write_atomic, write_png};
 use crate::engine::gan::Method;
 use crate::engine::recipe::{InputSource, Layout, Recipe, image_sha256};
@@ -185,7 +186,7 @@ impl EditorApp {
                         self.settings.add_recent(&path);
                         self.save_settings();
                         let source = InputSource::File { path: std::path::absolute(&path).unwrap_or(path.clone()).display().to_string() };
-                        self.set_input(ctx, source, image);
+                        self.set_input(ctx, source, image, None);
                         self.info(format!("Opened {}", path.display()));
                     }
                     // The current image and edits stay as they were.
@@ -231,7 +232,7 @@ impl EditorApp {
         let written = std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e)).and_then(|()| write_png(&path, &image, None));
         match written {
             Ok(()) => {
-                self.set_input(ctx, InputSource::File { path: path.display().to_string() }, image);
+                self.set_input(ctx, InputSource::File { path: path.display().to_string() }, image, None);
                 self.info(format!("Pasted an image (kept as {})", path.display()));
             }
             Err(e) => self.error(format!("Cannot keep the pasted image: {e}")),
@@ -256,7 +257,7 @@ impl EditorApp {
             self.seed = seed;
         }
         self.settings.refine_steps = recipe.refine_steps;
-        self.set_input(ctx, recipe.input.clone(), image);
+        self.set_input(ctx, recipe.input.clone(), image, recipe.alignment);
         // One undoable step: the edits before the recipe are a Ctrl+Z away.
         self.history.settle(&self.document);
         self.document = Document::from_stack(&recipe.stack, recipe.domain.default_beta());
@@ -277,7 +278,7 @@ impl EditorApp {
         let input = self.input.as_ref().ok_or("open an image first")?;
         let ModelsState::Ready { domain, files } = &self.models else { return Err("the models are not loaded") };
         let recipe = Recipe::new(*domain, Method::DeltaEdit, input.source.clone(), &input.shown.image, files.clone(), input.refine_steps, self.document.stack());
-        Ok(Recipe { layout, ..recipe })
+        Ok(Recipe { layout, alignment: input.landmarks, ..recipe })
     }
 
     fn save_session(&mut self, path: &Path) {
@@ -331,12 +332,12 @@ impl EditorApp {
         }
         let image = match kind {
             ExportKind::Result => match &self.result {
-                Some(result) => RgbImage::clone(&result.image),
+                Some(result) => self.placed(&result.image),
                 None => return self.error("Nothing to export yet: open an image and wait for the edit"),
             },
             ExportKind::CompareView => match (&self.input, &self.reconstruction, &self.result) {
                 (Some(input), Some(reconstruction), Some(result)) => {
-                    side_by_side_scaled(&[&input.shown.image, &reconstruction.image, &result.image])
+                    side_by_side_scaled(&[&input.shown.image, &self.placed(&reconstruction.image), &self.placed(&result.image)])
                 }
                 _ => return self.error("Nothing to compare yet: open an image and wait for the edit"),
             },
@@ -355,7 +356,16 @@ impl EditorApp {
 
     pub(super) fn finish_strip_export(&mut self, frames: Vec<RgbImage>) {
         let Some(path) = self.pending_strip.take() else { return };
+        let frames: Vec<RgbImage> = frames.iter().map(|f| self.placed(f)).collect();
         self.write_export(ExportKind::InterpolationStrip { frames: frames.len() }, &path, &crate::engine::export::strip(&frames));
+    }
+
+    /// A render of the models as exported: pasted back into the photo when the face was aligned.
+    fn placed(&self, render: &RgbImage) -> RgbImage {
+        match self.input.as_ref().and_then(|i| Some((i, i.quad()?))) {
+            Some((input, quad)) => paste_back(&input.shown.image, render, &quad, DEFAULT_FEATHER),
+            None => render.clone(),
+        }
     }
 
     fn write_export(&mut self, kind: ExportKind, path: &Path, image: &RgbImage) {

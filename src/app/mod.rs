@@ -21,6 +21,7 @@ use eframe::egui;
 use image::RgbImage;
 
 use crate::device::SelectedDevice;
+use crate::engine::align::{FaceLandmarks, Quad, align, ffhq_quad};
 use crate::engine::delta_space::Domain;
 use crate::engine::recipe::{InputSource, ModelFile};
 use crate::engine::session::EditStack;
@@ -28,23 +29,42 @@ use crate::weights::registry::WeightsPath;
 use canvas::View;
 use files::Dialogs;
 pub use files::ExportKind;
-use settings::Settings;
+use settings::{CompareMode, Settings};
 use state::{Document, History};
 use worker::{Request, Response, Task, Worker};
 
 pub const APP_NAME: &str = "DeltaStudio";
 
-/// An image on the canvas, with its GPU texture.
+/// An image on the canvas: its pixels, its egui texture, and the copy the GPU compare view uploads.
 pub struct Shown {
     pub image: Arc<RgbImage>,
     pub texture: egui::TextureHandle,
+    pub color: Arc<egui::ColorImage>,
+    /// Changes whenever the pixels do (the compare view re-uploads only then).
+    pub version: u64,
 }
+
+/// Source of `Shown::version`s, unique across all images of the process.
+static NEXT_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Larger images are shown downscaled (GPUs cap texture sizes; the screen has fewer pixels anyway).
+const MAX_TEXTURE_SIDE: u32 = 4096;
 
 impl Shown {
     fn new(ctx: &egui::Context, name: &str, image: Arc<RgbImage>) -> Shown {
-        let color = egui::ColorImage::from_rgb([image.width() as usize, image.height() as usize], image.as_raw());
-        let texture = ctx.load_texture(name, color, egui::TextureOptions::LINEAR);
-        Shown { image, texture }
+        let preview = crate::engine::image_input::fit_within(&image, MAX_TEXTURE_SIDE);
+        let color = Arc::new(egui::ColorImage::from_rgb([preview.width() as usize, preview.height() as usize], preview.as_raw()));
+        let texture = ctx.load_texture(name, Arc::clone(&color), egui::TextureOptions::LINEAR);
+        Shown { image, texture, color, version: NEXT_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) }
+    }
+
+    /// New pixels of the same size, reusing the texture (a slider step).
+    fn replace(&mut self, image: RgbImage) {
+        let color = Arc::new(egui::ColorImage::from_rgb([image.width() as usize, image.height() as usize], image.as_raw()));
+        self.texture.set(Arc::clone(&color), egui::TextureOptions::LINEAR);
+        self.color = color;
+        self.image = Arc::new(image);
+        self.version = NEXT_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -52,9 +72,18 @@ pub struct OpenImage {
     pub source: InputSource,
     /// Latent refinement steps of its inversion.
     pub refine_steps: usize,
-    /// Distinguishes inversions of different images (and of the same image opened twice).
+    /// The inversion asked for last: results of earlier images or crops are dropped.
     pub id: u64,
     pub shown: Shown,
+    /// Set when the face is aligned: the models see its FFHQ crop, exports paste edits back.
+    pub landmarks: Option<FaceLandmarks>,
+}
+
+impl OpenImage {
+    /// The square the models see, when aligned.
+    pub fn quad(&self) -> Option<Quad> {
+        self.landmarks.as_ref().and_then(|l| ffhq_quad(l).ok())
+    }
 }
 
 /// The state of the GAN-path models on the worker.
@@ -106,6 +135,7 @@ pub struct EditorApp {
     /// The first canvas slot as last drawn (for "100 %").
     last_slot: Option<egui::Rect>,
     split_position: f32,
+    difference_gain: f32,
     compare_with_input: bool,
     seed: u64,
     notice: Option<Notice>,
@@ -117,6 +147,7 @@ pub struct EditorApp {
     confirm_overwrite: Option<(files::ExportKind, PathBuf)>,
     /// Where the interpolation strip being rendered goes.
     pending_strip: Option<PathBuf>,
+    screenshot: Option<screenshot::ScreenshotRequest>,
 }
 
 impl EditorApp {
@@ -147,6 +178,7 @@ impl EditorApp {
             view: View::default(),
             last_slot: None,
             split_position: 0.5,
+            difference_gain: 4.0,
             compare_with_input: false,
             seed: 1,
             notice: None,
@@ -155,6 +187,7 @@ impl EditorApp {
             show_settings: false,
             confirm_overwrite: None,
             pending_strip: None,
+            screenshot: None,
         };
         app.load_models(app.settings.domain);
         app
@@ -236,18 +269,39 @@ impl EditorApp {
 
     /// Shows `image` as the input and inverts it; the edit stack stays, so the same edits apply to
     /// the new image.
-    fn set_input(&mut self, ctx: &egui::Context, source: InputSource, image: RgbImage) {
-        let id = self.next_image_id;
-        self.next_image_id += 1;
-        let image = Arc::new(image);
-        let shown = Shown::new(ctx, "input", image.clone());
+    fn set_input(&mut self, ctx: &egui::Context, source: InputSource, image: RgbImage, landmarks: Option<FaceLandmarks>) {
+        let shown = Shown::new(ctx, "input", Arc::new(image));
         let refine_steps = self.settings.refine_steps;
-        self.input = Some(OpenImage { source, refine_steps, id, shown });
+        self.input = Some(OpenImage { source, refine_steps, id: 0, shown, landmarks });
+        self.invert_input();
+    }
+
+    /// Inverts the input (its aligned crop when it has landmarks) again.
+    fn invert_input(&mut self) {
+        let Some(input) = self.input.as_mut() else { return };
+        input.id = self.next_image_id;
+        self.next_image_id += 1;
+        let seen = match input.landmarks.as_ref().map(|l| align(&input.shown.image, l)) {
+            Some(Ok(aligned)) => Arc::new(aligned.crop),
+            Some(Err(e)) => return self.error(format!("Cannot align: {e}")),
+            None => input.shown.image.clone(),
+        };
+        let request = Request::Invert { image_id: input.id, image: seen, refine_steps: input.refine_steps };
         self.reconstruction = None;
         self.result = None;
         self.inverted = false;
         self.sent = None;
-        self.worker.send(Request::Invert { image_id: id, image, refine_steps });
+        self.worker.send(request);
+    }
+
+    /// Turns alignment on (landmarks to drag onto the face, starting from the centred square) or off.
+    pub fn set_aligned(&mut self, aligned: bool) {
+        let Some(input) = self.input.as_mut() else { return };
+        let landmarks = aligned.then(|| FaceLandmarks::default_for(input.shown.image.width(), input.shown.image.height()));
+        if input.landmarks.is_some() != aligned {
+            input.landmarks = landmarks;
+            self.invert_input();
+        }
     }
 
     /// A new built-in portrait (rendered here: a few milliseconds).
@@ -255,7 +309,7 @@ impl EditorApp {
         self.seed = seed;
         let source = InputSource::Builtin { seed, size: files::PORTRAIT_SIZE };
         match source.load() {
-            Ok(image) => self.set_input(ctx, source, image),
+            Ok(image) => self.set_input(ctx, source, image, None),
             Err(e) => return self.error(format!("Cannot render portrait {seed}: {e}")),
         }
         self.info(format!("Built-in portrait, seed {seed}"));
@@ -281,11 +335,7 @@ impl EditorApp {
                         self.shown_generation = generation;
                         self.last_edit_time = Some(elapsed);
                         match &mut self.result {
-                            Some(shown) if shown.image.dimensions() == image.dimensions() => {
-                                let color = egui::ColorImage::from_rgb([image.width() as usize, image.height() as usize], image.as_raw());
-                                shown.texture.set(color, egui::TextureOptions::LINEAR);
-                                shown.image = Arc::new(image);
-                            }
+                            Some(shown) if shown.image.dimensions() == image.dimensions() => shown.replace(image),
                             _ => self.result = Some(Shown::new(ctx, "result", Arc::new(image))),
                         }
                     }
@@ -387,6 +437,11 @@ impl EditorApp {
 impl eframe::App for EditorApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
+        if self.screenshot.is_some() && !self.is_busy() {
+            screenshot::drive(ui.ctx(), &mut self.screenshot);
+        } else if self.screenshot.is_some() {
+            ui.ctx().request_repaint_after(Duration::from_millis(20));
+        }
     }
 
     fn on_exit(&mut self) {
@@ -394,8 +449,24 @@ impl eframe::App for EditorApp {
     }
 }
 
+/// What the command line asks the editor to do at start.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    pub weights: Option<PathBuf>,
+    /// An image to open.
+    pub open: Option<PathBuf>,
+    /// An exported PNG or saved session to restore.
+    pub recipe: Option<PathBuf>,
+    pub compare: Option<CompareMode>,
+    /// Save a screenshot here once everything asked for is shown, then quit.
+    pub screenshot: Option<PathBuf>,
+}
+
+/// Frames drawn before a screenshot, after all work is done (fonts and layout settle).
+const SCREENSHOT_SETTLE_FRAMES: u32 = 5;
+
 /// Opens the editor window. With a GPU, egui renders on the same wgpu device as the models.
-pub fn run(device: SelectedDevice, weights_flag: Option<PathBuf>) -> Result<(), eframe::Error> {
+pub fn run(device: SelectedDevice, start: StartOptions) -> Result<(), eframe::Error> {
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(APP_NAME)
@@ -412,12 +483,25 @@ pub fn run(device: SelectedDevice, weights_flag: Option<PathBuf>) -> Result<(), 
             queue: setup.queue.clone(),
         });
     }
-    let app = EditorApp::new(&device, weights_flag, Settings::default_path());
+    let mut app = EditorApp::new(&device, start.weights, Settings::default_path());
+    if let Some(path) = &start.open {
+        app.open_path(path);
+    }
+    if let Some(path) = &start.recipe {
+        app.open_recipe(path);
+    }
+    if let Some(mode) = start.compare {
+        app.settings.compare = mode;
+    }
+    app.screenshot = start.screenshot.map(|path| screenshot::ScreenshotRequest::new(path, SCREENSHOT_SETTLE_FRAMES));
     let started = Instant::now();
     eframe::run_native(
         APP_NAME,
         options,
-        Box::new(move |_cc| {
+        Box::new(move |cc| {
+            if !compare_view::install(&cc.egui_ctx, cc.wgpu_render_state.as_ref()) {
+                log::warn!("no wgpu renderer: the split and difference views are unavailable");
+            }
             log::info!("window ready after {:.2} s", started.elapsed().as_secs_f64());
             Ok(Box::new(app))
         }),

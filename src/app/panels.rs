@@ -7,6 +7,7 @@ use super::worker::domain_name;
 use super::{EditorApp, ModelsState};
 use crate::device::DevicePreference;
 use crate::engine::delta_space::Domain;
+use crate::engine::recipe::InputSource;
 use crate::weights::registry;
 
 /// Slider ranges; typed values may go beyond them.
@@ -134,6 +135,14 @@ impl EditorApp {
                     self.new_portrait(ui.ctx(), seed);
                 }
             });
+            if let Some(input) = self.input.as_ref().filter(|i| matches!(i.source, InputSource::File { .. })) {
+                let mut aligned = input.landmarks.is_some();
+                let hint = "For photos: drag the four points onto the eye centres and the mouth corners. The models see the \
+                            FFHQ crop they define, and exports paste the edit back into the photo.";
+                if ui.checkbox(&mut aligned, "Align the face (4 points)").on_hover_text(hint).changed() {
+                    self.set_aligned(aligned);
+                }
+            }
             ui.separator();
 
             ui.heading("Edits");

@@ -41,7 +41,7 @@ impl Default for Settings {
 }
 
 /// How the canvas shows the results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum CompareMode {
     /// Every result slot in a row: input | reconstruction | edit.
     SideBySide,

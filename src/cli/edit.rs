@@ -8,8 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use burn::prelude::Device;
 use deltastudio::device::{self, DevicePreference};
+use deltastudio::engine::align::{DEFAULT_FEATHER, FaceLandmarks, Quad, align, paste_back};
 use deltastudio::engine::delta_space::Domain;
-use deltastudio::engine::export::{read_recipe, strip, write_png};
+use deltastudio::engine::export::{read_recipe, side_by_side_scaled, strip, write_png};
 use deltastudio::engine::gan::{Method, TextEdit};
 use deltastudio::engine::models::GanModels;
 use deltastudio::engine::recipe::{InputSource, Layout, ModelFile, Recipe};
@@ -59,6 +60,11 @@ pub struct Args {
     /// Write each interpolation frame as its own PNG (NAME_00.png, …) instead of one strip.
     #[arg(long, requires = "interpolate")]
     frames: bool,
+    /// Align a real photo for the FFHQ models: the eye centres and mouth corners in pixels, as
+    /// "LEFT_EYE_X,Y,RIGHT_EYE_X,Y,MOUTH_LEFT_X,Y,MOUTH_RIGHT_X,Y" (left = nearer the image's left
+    /// edge). The edit is made on the FFHQ crop and pasted back into the photo.
+    #[arg(long, value_name = "8 NUMBERS", value_parser = parse_landmarks)]
+    landmarks: Option<FaceLandmarks>,
     /// Which models: the built-in domain's or the official FFHQ files.
     #[arg(long, value_enum, default_value_t = Domain::Builtin)]
     domain: Domain,
@@ -127,23 +133,24 @@ impl Editor<'_> {
         // Errors name the file they are about: a batch prints them as they are.
         let image = job.input.load()?;
         let start = Instant::now();
-        let mut session = EditSession::refined(self.models.clone(), &image, args.refine, &self.device)
+        let (mut session, quad) = invert(self.models.clone(), &image, args.landmarks.as_ref(), args.refine, &self.device)
             .with_context(|| format!("cannot invert {}", job.input.describe()))?;
         if timed {
             println!("inversion: {:.1} ms", start.elapsed().as_secs_f64() * 1000.0);
         }
         let recipe = Recipe {
             layout: self.layout,
+            alignment: args.landmarks,
             ..Recipe::new(args.domain, args.method, job.input.clone(), &image, self.model_files.clone(), args.refine, self.stack.clone())
         };
         let start = Instant::now();
-        let mut written = export(&mut session, &recipe, &job.output, args.frames)?;
+        let mut written = export(&mut session, &image, quad.as_ref(), &recipe, &job.output, args.frames)?;
         if timed {
             println!("edit: {:.1} ms (text features, mapper, synthesis, PNG)", start.elapsed().as_secs_f64() * 1000.0);
         }
         if let Some(path) = &args.reconstruction {
             let recipe = Recipe { stack: EditStack::default(), layout: Layout::Single, ..recipe };
-            written.extend(export(&mut session, &recipe, path, false)?);
+            written.extend(export(&mut session, &image, quad.as_ref(), &recipe, path, false)?);
         }
         Ok(written)
     }
@@ -157,8 +164,22 @@ fn replay(recipe_path: &Path, output: &Path, device_preference: DevicePreference
     let (models, files) = load_models(weights, recipe.domain, recipe.method, &device)?;
     warn_about_changed_models(&recipe.models, &files);
     let recipe = Recipe { models: files, ..recipe };
-    let mut session = EditSession::refined(models, &image, recipe.refine_steps, &device)?;
-    report_written(&export(&mut session, &recipe, output, false)?)
+    let (mut session, quad) = invert(models, &image, recipe.alignment.as_ref(), recipe.refine_steps, &device)?;
+    report_written(&export(&mut session, &image, quad.as_ref(), &recipe, output, false)?)
+}
+
+/// Inverts `image`, or its FFHQ crop when `alignment` is given (then also the crop's square).
+fn invert(
+    models: Arc<GanModels>,
+    image: &RgbImage,
+    alignment: Option<&FaceLandmarks>,
+    refine: usize,
+    device: &Device,
+) -> anyhow::Result<(EditSession, Option<Quad>)> {
+    let aligned = alignment.map(|landmarks| align(image, landmarks)).transpose().context("cannot align the face")?;
+    let seen = aligned.as_ref().map_or(image, |a| &a.crop);
+    let session = EditSession::refined(models, seen, refine, device)?;
+    Ok((session, aligned.map(|a| a.quad)))
 }
 
 fn select_device(preference: DevicePreference) -> anyhow::Result<Device> {
@@ -261,17 +282,38 @@ fn run_batch(jobs: &[Job], mut edit: impl FnMut(&Job) -> anyhow::Result<Vec<Path
     Ok(())
 }
 
-/// Renders `recipe` on the session and writes it to `output` (a strip as one PNG, or with
-/// `separate_frames` each frame as NAME_ii.png carrying its own single-image recipe).
-fn export(session: &mut EditSession, recipe: &Recipe, output: &Path, separate_frames: bool) -> anyhow::Result<Vec<PathBuf>> {
+/// Renders `recipe` on the session of `input` and writes it to `output` (a strip as one PNG, or
+/// with `separate_frames` each frame as NAME_ii.png carrying its own single-image recipe).
+/// With an aligned input (`quad`), every render is pasted back into the photo.
+fn export(
+    session: &mut EditSession,
+    input: &RgbImage,
+    quad: Option<&Quad>,
+    recipe: &Recipe,
+    output: &Path,
+    separate_frames: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
     // write_png's errors name the file.
     let write = |path: &Path, image: &RgbImage, recipe: &Recipe| write_png(path, image, Some(recipe));
     let failed = || format!("cannot edit {}", recipe.input.describe());
-    let Layout::InterpolationStrip { frames } = recipe.layout else {
-        write(output, &session.render(&recipe.stack).with_context(failed)?, recipe)?;
-        return Ok(vec![output.to_path_buf()]);
+    let placed = |crop: RgbImage| match quad {
+        Some(quad) => paste_back(input, &crop, quad, DEFAULT_FEATHER),
+        None => crop,
     };
-    let images = session.interpolation_frames(&recipe.stack, frames as usize).with_context(failed)?;
+    let frames = match recipe.layout {
+        Layout::Single => {
+            write(output, &placed(session.render(&recipe.stack).with_context(failed)?), recipe)?;
+            return Ok(vec![output.to_path_buf()]);
+        }
+        Layout::CompareView => {
+            let reconstruction = placed(session.render(&EditStack::default()).with_context(failed)?);
+            let edited = placed(session.render(&recipe.stack).with_context(failed)?);
+            write(output, &side_by_side_scaled(&[input, &reconstruction, &edited]), recipe)?;
+            return Ok(vec![output.to_path_buf()]);
+        }
+        Layout::InterpolationStrip { frames } => frames,
+    };
+    let images: Vec<RgbImage> = session.interpolation_frames(&recipe.stack, frames as usize).with_context(failed)?.into_iter().map(placed).collect();
     if !separate_frames {
         write(output, &strip(&images), recipe)?;
         return Ok(vec![output.to_path_buf()]);
@@ -286,6 +328,14 @@ fn export(session: &mut EditSession, recipe: &Recipe, output: &Path, separate_fr
         written.push(path);
     }
     Ok(written)
+}
+
+fn parse_landmarks(text: &str) -> Result<FaceLandmarks, String> {
+    let numbers: Vec<f32> = text.split(',').map(|n| n.trim().parse::<f32>().map_err(|e| format!("{n:?}: {e}"))).collect::<Result<_, _>>()?;
+    let [a, b, c, d, e, f, g, h] = numbers[..] else {
+        return Err(format!("expected 8 numbers (x,y of the two eyes and the two mouth corners), got {}", numbers.len()));
+    };
+    Ok(FaceLandmarks { left_eye: [a, b], right_eye: [c, d], mouth_left: [e, f], mouth_right: [g, h] })
 }
 
 /// `dir/name.png` → `dir/name_03.png`.
@@ -324,6 +374,15 @@ mod tests {
         assert_eq!(parse_edit_spec("a face: smiling:2"), ("a face: smiling".into(), 2.0));
         assert_eq!(parse_edit_spec("a bald face"), ("a bald face".into(), 1.0));
         assert_eq!(parse_edit_spec("odd:inf"), ("odd:inf".into(), 1.0));
+    }
+
+    #[test]
+    fn landmarks_take_eight_numbers() {
+        let landmarks = parse_landmarks("10, 20,30,20, 12,40,28,40").unwrap();
+        assert_eq!(landmarks.right_eye, [30.0, 20.0]);
+        assert_eq!(landmarks.mouth_right, [28.0, 40.0]);
+        assert!(parse_landmarks("1,2,3").unwrap_err().contains("got 3"));
+        assert!(parse_landmarks("1,2,3,4,5,6,7,x").is_err());
     }
 
     #[test]

@@ -19,6 +19,21 @@ use crate::{Error, Result};
 /// wide margin of hair and background around the face, so the seam falls there.
 pub const DEFAULT_FEATHER: f32 = 0.1;
 
+/// The side of the aligned crop handed to the encoder (e4e's input size; smaller encoders resize).
+pub const CROP_SIZE: u32 = 256;
+
+/// A photo's FFHQ crop and the square it came from, for pasting edits back.
+pub struct Aligned {
+    pub crop: RgbImage,
+    pub quad: Quad,
+}
+
+/// Crops `photo` as `landmarks` say, at [`CROP_SIZE`].
+pub fn align(photo: &RgbImage, landmarks: &FaceLandmarks) -> Result<Aligned> {
+    let quad = ffhq_quad(landmarks)?;
+    Ok(Aligned { crop: crop_aligned(photo, &quad, CROP_SIZE), quad })
+}
+
 /// The four points of the FFHQ recipe. "Left" and "right" are as seen in the image: `left_eye` is the
 /// eye nearer the image's left edge (the person's right eye), like dlib's points 36–41 in the recipe.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

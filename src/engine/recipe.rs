@@ -7,6 +7,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::align::FaceLandmarks;
 use super::delta_space::Domain;
 use super::gan::{Method, TextEdit};
 use super::session::EditStack;
@@ -97,6 +98,10 @@ pub struct Recipe {
     pub stack: EditStack,
     #[serde(default)]
     pub layout: Layout,
+    /// The face's landmarks when the photo was aligned: the models saw the FFHQ crop they define,
+    /// and the edit was pasted back into the photo.
+    #[serde(default)]
+    pub alignment: Option<FaceLandmarks>,
 }
 
 /// SHA-256 of an image's decoded content: width and height (u32 little-endian), then the RGB
@@ -141,6 +146,7 @@ impl Recipe {
             refine_steps,
             stack,
             layout: Layout::Single,
+            alignment: None,
         }
     }
 
