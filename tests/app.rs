@@ -266,3 +266,24 @@ fn an_aligned_photo_is_edited_on_its_crop_and_pasted_back() {
     harness.state_mut().export_to(ExportKind::Result, &photo_path, false);
     assert_eq!(image::open(&photo_path).unwrap().to_rgb8(), photo, "not overwritten without confirmation");
 }
+
+#[test]
+fn a_long_refinement_shows_progress_and_cancel_keeps_the_encoder_inversion() {
+    let mut harness = editor();
+    settle(&mut harness);
+    harness.state_mut().settings_mut().refine_steps = 100_000;
+    let ctx = harness.ctx.clone();
+    harness.state_mut().new_portrait(&ctx, 9);
+    // The Cancel button appears once the inversion has run for a second.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.query_by_label("Cancel").is_none() {
+        assert!(Instant::now() < deadline, "no Cancel button during a long refinement");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.get_by_label_contains("Inverting the image"); // the progress says what runs
+    harness.get_by_label("Cancel").click();
+    settle(&mut harness);
+    assert!(harness.state().reconstruction_image().is_some(), "the encoder's inversion is kept");
+    assert!(harness.query_by_label("Cancel").is_none());
+}

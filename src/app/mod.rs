@@ -219,6 +219,10 @@ impl EditorApp {
             || self.sent.as_ref().is_some_and(|(generation, _)| *generation != self.shown_generation)
     }
 
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
     pub fn document(&self) -> &Document {
         &self.document
     }

@@ -252,8 +252,12 @@ impl ModelThread {
             }
             !cancel.load(Ordering::SeqCst)
         };
-        let result = EditSession::refined_with_progress(models, image, refine_steps, &self.device, &mut report)
-            .and_then(|mut session| Ok((session.render(&EditStack::default())?, session)));
+        // Cancelling the refinement keeps the encoder's inversion (milliseconds) rather than none.
+        let session = match EditSession::refined_with_progress(models.clone(), image, refine_steps, &self.device, &mut report) {
+            Err(crate::Error::Cancelled) => EditSession::new(models, image, &self.device),
+            other => other,
+        };
+        let result = session.and_then(|mut session| Ok((session.render(&EditStack::default())?, session)));
         match result {
             Ok((reconstruction, session)) => {
                 self.session = Some(session);
