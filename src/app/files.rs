@@ -74,57 +74,51 @@ impl Default for Dialogs {
 }
 
 impl Dialogs {
-    fn spawn(&self, purpose: Purpose, dialog: impl FnOnce() -> Option<PathBuf> + Send + 'static) {
+    /// Opens a native dialog now (on the UI thread, as macOS requires) and waits for the user on
+    /// another thread.
+    fn spawn(&self, purpose: Purpose, dialog: impl std::future::Future<Output = Option<PathBuf>> + Send + 'static) {
         let sender = self.sender.clone();
         std::thread::spawn(move || {
-            if let Some(path) = dialog() {
+            if let Some(path) = pollster::block_on(dialog) {
                 let _ = sender.send(FileEvent::Picked { purpose, path });
             }
         });
     }
 
+    fn dialog(title: &str, dir: Option<PathBuf>) -> rfd::AsyncFileDialog {
+        let dialog = rfd::AsyncFileDialog::new().set_title(title);
+        match dir {
+            Some(dir) => dialog.set_directory(dir),
+            None => dialog,
+        }
+    }
+
     pub fn open_image(&self, dir: Option<PathBuf>) {
-        self.spawn(Purpose::OpenImage, move || {
-            let mut dialog = rfd::FileDialog::new().set_title("Open an image").add_filter("Images", IMAGE_EXTENSIONS);
-            if let Some(dir) = dir {
-                dialog = dialog.set_directory(dir);
-            }
-            dialog.pick_file()
-        });
+        let picked = Self::dialog("Open an image", dir).add_filter("Images", IMAGE_EXTENSIONS).pick_file();
+        self.spawn(Purpose::OpenImage, async { picked.await.map(|f| f.path().to_path_buf()) });
     }
 
     pub fn export(&self, kind: ExportKind, dir: Option<PathBuf>, file_name: String) {
-        self.spawn(Purpose::Export(kind), move || {
-            let mut dialog = rfd::FileDialog::new().set_title("Export PNG").add_filter("PNG", &["png"]).set_file_name(file_name);
-            if let Some(dir) = dir {
-                dialog = dialog.set_directory(dir);
-            }
-            dialog.save_file().map(|p| if p.extension().is_none() { p.with_extension("png") } else { p })
+        let picked = Self::dialog("Export PNG", dir).add_filter("PNG", &["png"]).set_file_name(file_name).save_file();
+        self.spawn(Purpose::Export(kind), async {
+            let path = picked.await?.path().to_path_buf();
+            Some(if path.extension().is_none() { path.with_extension("png") } else { path })
         });
     }
 
     pub fn open_recipe(&self, dir: Option<PathBuf>) {
-        self.spawn(Purpose::OpenRecipe, move || {
-            let mut dialog = rfd::FileDialog::new().set_title("Open a recipe").add_filter("Exported PNG or session", &["png", "json"]);
-            if let Some(dir) = dir {
-                dialog = dialog.set_directory(dir);
-            }
-            dialog.pick_file()
-        });
+        let picked = Self::dialog("Open a recipe", dir).add_filter("Exported PNG or session", &["png", "json"]).pick_file();
+        self.spawn(Purpose::OpenRecipe, async { picked.await.map(|f| f.path().to_path_buf()) });
     }
 
     pub fn save_session(&self, dir: Option<PathBuf>, file_name: String) {
-        self.spawn(Purpose::SaveSession, move || {
-            let mut dialog = rfd::FileDialog::new().set_title("Save session").add_filter("DeltaStudio session", &["json"]).set_file_name(file_name);
-            if let Some(dir) = dir {
-                dialog = dialog.set_directory(dir);
-            }
-            dialog.save_file()
-        });
+        let picked = Self::dialog("Save session", dir).add_filter("DeltaStudio session", &["json"]).set_file_name(file_name).save_file();
+        self.spawn(Purpose::SaveSession, async { picked.await.map(|f| f.path().to_path_buf()) });
     }
 
     pub fn weights_folder(&self) {
-        self.spawn(Purpose::WeightsFolder, || rfd::FileDialog::new().set_title("Weights folder").pick_folder());
+        let picked = Self::dialog("Weights folder", None).pick_folder();
+        self.spawn(Purpose::WeightsFolder, async { picked.await.map(|f| f.path().to_path_buf()) });
     }
 
     /// Decodes `path` off the UI thread.

@@ -198,7 +198,7 @@ impl EditorApp {
         let mut path = WeightsPath::new(self.weights_flag.as_deref());
         if let Some(dir) = &self.settings.weights_dir {
             let at = usize::from(self.weights_flag.is_some());
-            path.dirs.insert(at, (crate::weights::registry::SearchOrigin::Flag, dir.clone()));
+            path.dirs.insert(at, (crate::weights::registry::SearchOrigin::Settings, dir.clone()));
         }
         path
     }
@@ -355,7 +355,7 @@ impl EditorApp {
                         }
                         Task::Invert => self.inverted = true,
                         Task::Render => self.shown_generation = self.sent.as_ref().map_or(0, |(g, _)| *g),
-                        Task::Frames => {}
+                        Task::Frames => self.pending_strip = None,
                     }
                     self.error(format!("{}: {message}", task.describe()));
                 }

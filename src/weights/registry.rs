@@ -172,6 +172,8 @@ pub const KNOWN_FILES: &[KnownFile] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchOrigin {
     Flag,
+    /// The editor's settings (a folder chosen on the models screen).
+    Settings,
     Env,
     DataDir,
     Repo,
@@ -181,6 +183,7 @@ impl std::fmt::Display for SearchOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             SearchOrigin::Flag => "--weights",
+            SearchOrigin::Settings => "editor settings",
             SearchOrigin::Env => "$DELTASTUDIO_WEIGHTS",
             SearchOrigin::DataDir => "data dir",
             SearchOrigin::Repo => "repo weights/",
