@@ -287,3 +287,24 @@ fn a_long_refinement_shows_progress_and_cancel_keeps_the_encoder_inversion() {
     assert!(harness.state().reconstruction_image().is_some(), "the encoder's inversion is kept");
     assert!(harness.query_by_label("Cancel").is_none());
 }
+
+#[test]
+fn models_screen_lists_found_and_missing_files_and_verifies_hashes() {
+    let mut harness = editor();
+    settle(&mut harness);
+    harness.get_by_label("View").click();
+    harness.run_steps(2);
+    harness.get_by_label("Models…").click();
+    harness.run_steps(2);
+    harness.get_by_label("builtin/stylegan2.safetensors");
+    assert!(harness.query_all_by_label("missing").count() > 0, "the official files are not here");
+    assert!(harness.query_all_by_label("found").count() >= 6, "the built-in files are");
+    harness.get_by_label("Verify hashes").click();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while harness.query_all_by_label_contains("found, sha256").next().is_none() {
+        assert!(Instant::now() < deadline, "hashes never arrived");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(harness.query_all_by_label("found").count(), 0, "every found file was hashed");
+}

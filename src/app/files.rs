@@ -171,6 +171,7 @@ impl EditorApp {
                 FileEvent::Picked { purpose: Purpose::Export(kind), path } => self.export_to(kind, &path, false),
                 FileEvent::Picked { purpose: Purpose::WeightsFolder, path } => {
                     self.settings.weights_dir = Some(path);
+                    self.model_files = None;
                     self.save_settings();
                     self.load_models(self.settings.domain);
                 }

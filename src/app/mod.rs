@@ -142,6 +142,9 @@ pub struct EditorApp {
     /// Where Ctrl+S writes after the first export.
     export_path: Option<PathBuf>,
     show_models: bool,
+    /// The models screen's list (looked up when it opens) and a running hash check.
+    model_files: Option<Result<Vec<crate::weights::registry::FileStatus>, String>>,
+    hashing: Option<std::sync::mpsc::Receiver<Result<Vec<crate::weights::registry::FileStatus>, String>>>,
     show_settings: bool,
     /// Export waiting for the user to confirm overwriting the input photo.
     confirm_overwrite: Option<(files::ExportKind, PathBuf)>,
@@ -184,6 +187,8 @@ impl EditorApp {
             notice: None,
             export_path: None,
             show_models: false,
+            model_files: None,
+            hashing: None,
             show_settings: false,
             confirm_overwrite: None,
             pending_strip: None,

@@ -280,7 +280,31 @@ impl EditorApp {
                 }
             });
             ui.separator();
-            match registry::status(&weights, false) {
+            if self.model_files.is_none() {
+                self.model_files = Some(registry::status(&weights, false).map_err(|e| e.to_string()));
+            }
+            ui.horizontal(|ui| {
+                if ui.button("Refresh").clicked() {
+                    self.model_files = Some(registry::status(&weights, false).map_err(|e| e.to_string()));
+                }
+                if self.hashing.is_some() {
+                    ui.spinner();
+                    ui.label("Hashing…");
+                } else if ui.button("Verify hashes").on_hover_text("sha256 of every file found, against the known ones").clicked() {
+                    let (sender, receiver) = std::sync::mpsc::channel();
+                    let ctx = ui.ctx().clone();
+                    std::thread::spawn(move || {
+                        let _ = sender.send(registry::status(&weights, true).map_err(|e| e.to_string()));
+                        ctx.request_repaint();
+                    });
+                    self.hashing = Some(receiver);
+                }
+            });
+            if let Some(result) = self.hashing.as_ref().and_then(|r| r.try_recv().ok()) {
+                self.model_files = Some(result);
+                self.hashing = None;
+            }
+            match self.model_files.as_ref().expect("listed above") {
                 Ok(files) => {
                     egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
                         egui::Grid::new("model-files").striped(true).num_columns(3).show(ui, |ui| {
@@ -290,10 +314,14 @@ impl EditorApp {
                             ui.end_row();
                             for file in files {
                                 ui.monospace(file.known.file);
-                                match &file.found {
-                                    Some(path) => ui.label("found").on_hover_text(path.display().to_string()),
-                                    None => ui.colored_label(ui.visuals().warn_fg_color, "missing"),
-                                };
+                                match (&file.found, file.verified(), &file.sha256) {
+                                    (None, ..) => ui.colored_label(ui.visuals().warn_fg_color, "missing"),
+                                    (Some(_), Some(false), _) => ui.colored_label(ui.visuals().warn_fg_color, "found, hash differs"),
+                                    (Some(_), Some(true), _) => ui.label("found, hash verified"),
+                                    (Some(_), None, Some(hash)) => ui.label(format!("found, sha256 {}…", &hash[..12])),
+                                    (Some(_), None, None) => ui.label("found"),
+                                }
+                                .on_hover_text(file.found.as_ref().map_or("not found in any folder above".into(), |p| p.display().to_string()));
                                 ui.label(format!("{}\n{}", file.known.purpose, file.known.source));
                                 ui.end_row();
                             }
@@ -301,11 +329,14 @@ impl EditorApp {
                     });
                 }
                 Err(e) => {
-                    ui.colored_label(ui.visuals().error_fg_color, e.to_string());
+                    ui.colored_label(ui.visuals().error_fg_color, e);
                 }
             }
-            ui.weak("Hashes: `deltastudio models --check` verifies every file against its known sha256.");
         });
+        if !open {
+            // Look at the folders again when the screen reopens.
+            self.model_files = None;
+        }
         self.show_models = open;
     }
 

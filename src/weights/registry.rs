@@ -150,7 +150,7 @@ pub const KNOWN_FILES: &[KnownFile] = &[
     },
     KnownFile {
         file: "net_face.pth",
-        purpose: "DeltaEdit Delta Mapper for faces: CLIP delta → S-space direction",
+        purpose: "DeltaEdit Delta Mapper for faces: turns the CLIP delta into an S-space direction",
         source: "Yueming6568/DeltaEdit README (pretrained models: net_face.pth)",
         sha256: None,
         size: None,
