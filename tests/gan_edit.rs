@@ -23,10 +23,17 @@ fn accuracy(method: Method, target: &str, factor: &str, value: &str, strength: f
 }
 
 #[test]
-fn deltaedit_makes_skin_light_where_the_reconstruction_does_not() {
-    let before = accuracy(Method::DeltaEdit, "a face with light skin", "skin_tone", "light", 0.0);
-    let after = accuracy(Method::DeltaEdit, "a face with light skin", "skin_tone", "light", 1.0);
-    assert!(before <= 0.1 && after >= 0.4, "light skin: {before} without the edit, {after} with it");
+fn deltaedit_makes_skin_dark_where_the_reconstruction_does_not() {
+    let before = accuracy(Method::DeltaEdit, "a face with dark skin", "skin_tone", "dark", 0.0);
+    let after = accuracy(Method::DeltaEdit, "a face with dark skin", "skin_tone", "dark", 1.0);
+    assert!(before <= 0.1 && after >= 0.8, "dark skin: {before} without the edit, {after} with it");
+}
+
+#[test]
+fn deltaedit_turns_hair_blond_where_the_reconstruction_does_not() {
+    let before = accuracy(Method::DeltaEdit, "a face with blond hair", "hair_color", "blond", 0.0);
+    let after = accuracy(Method::DeltaEdit, "a face with blond hair", "hair_color", "blond", 1.0);
+    assert!(before <= 0.2 && after >= before + 0.2, "blond hair: {before} without the edit, {after} with it");
 }
 
 #[test]

@@ -12,7 +12,11 @@ ds=target/release/deltastudio
 export DELTASTUDIO_WEIGHTS="$PWD/weights"
 
 $ds world train-judge --steps 10000 --run-dir runs/judge --output weights/builtin/judge.safetensors --eval-n 2000
+# CLIP in two stages on one run dir: 1200 steps of plain (render, caption) pairs, then resumed to
+# 4000 steps with half of each batch counterfactual pairs (the second command warns that the
+# schedule's length changed: that is how the shipped weights were made).
 $ds train clip --steps 1200 --batch 128 --seed 0 --run-dir runs/clip --output weights/builtin/clip.safetensors --eval-n 1000
+$ds train clip --steps 4000 --batch 128 --seed 0 --counterfactual 0.5 --run-dir runs/clip --output weights/builtin/clip.safetensors --eval-n 1000
 $ds train gan --steps 3400 --run-dir runs/gan --output-dir weights/builtin --eval-n 500 --sheets-dir docs
 $ds --device cpu train mapper --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
 $ds --device cpu train mapper --straightforward --images 12000 --steps 30000 --run-dir runs/mapper-straightforward --codes runs/codes
