@@ -208,9 +208,12 @@ impl EditorApp {
         path
     }
 
+    /// Loads `domain`'s models; the worker then inverts the current image with them again.
     pub fn load_models(&mut self, domain: Domain) {
         self.models = ModelsState::Loading(domain);
         self.inverted = false;
+        self.reconstruction = None;
+        self.result = None;
         self.sent = None;
         self.worker.send(Request::LoadModels { weights: self.weights(), domain });
     }
@@ -370,7 +373,8 @@ impl EditorApp {
 
     /// Sends a render when what the document asks for differs from the last request.
     fn request_render(&mut self) {
-        if !self.inverted || self.input.is_none() || !matches!(self.models, ModelsState::Ready { .. }) {
+        // A failed inversion leaves no reconstruction and nothing to render from.
+        if self.reconstruction.is_none() || !matches!(self.models, ModelsState::Ready { .. }) {
             return;
         }
         let stack = self.document.stack();
