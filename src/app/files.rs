@@ -151,7 +151,6 @@ fn decode_file(path: &Path) -> Result<RgbImage, String> {
     crate::engine::image_input::load_image(path).map_err(|e| e.to_string())
 }
 
-
 impl EditorApp {
     /// Opens an image file (decoded in the background; the canvas changes when it is ready).
     pub fn open_path(&mut self, path: &Path) {
@@ -241,10 +240,7 @@ impl EditorApp {
     }
 
     fn apply_recipe(&mut self, ctx: &egui::Context, path: &Path, recipe: Recipe, image: RgbImage) {
-        let domain = match &self.models {
-            ModelsState::Loading(d) | ModelsState::Ready { domain: d, .. } | ModelsState::Failed { domain: d, .. } => *d,
-        };
-        if recipe.domain != domain {
+        if recipe.domain != self.models.domain() {
             self.settings.domain = recipe.domain;
             self.load_models(recipe.domain);
         }

@@ -95,6 +95,15 @@ pub enum ModelsState {
     Failed { domain: Domain, message: String },
 }
 
+impl ModelsState {
+    /// The GAN path loaded, being loaded, or that failed to load.
+    pub fn domain(&self) -> Domain {
+        match self {
+            ModelsState::Loading(domain) | ModelsState::Ready { domain, .. } | ModelsState::Failed { domain, .. } => *domain,
+        }
+    }
+}
+
 /// A message in the status bar; errors stay until dismissed or replaced.
 #[derive(Debug, Clone)]
 pub struct Notice {
@@ -356,9 +365,7 @@ impl EditorApp {
                 Response::Failed { task, message } => {
                     match task {
                         Task::LoadModels => {
-                            let domain = match self.models {
-                                ModelsState::Loading(d) | ModelsState::Ready { domain: d, .. } | ModelsState::Failed { domain: d, .. } => d,
-                            };
+                            let domain = self.models.domain();
                             self.models = ModelsState::Failed { domain, message: message.clone() };
                         }
                         Task::Invert => self.inverted = true,

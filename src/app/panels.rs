@@ -116,9 +116,7 @@ impl EditorApp {
     }
 
     pub(super) fn edit_panel(&mut self, ui: &mut egui::Ui) {
-        let domain = match &self.models {
-            ModelsState::Loading(d) | ModelsState::Ready { domain: d, .. } | ModelsState::Failed { domain: d, .. } => *d,
-        };
+        let domain = self.models.domain();
         let neutral = domain.neutral_prompt();
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Portrait");
@@ -250,9 +248,7 @@ impl EditorApp {
     pub(super) fn models_window(&mut self, ctx: &egui::Context) {
         let mut open = self.show_models;
         egui::Window::new("Models").open(&mut open).default_width(720.0).show(ctx, |ui| {
-            let active = match &self.models {
-                ModelsState::Loading(d) | ModelsState::Ready { domain: d, .. } | ModelsState::Failed { domain: d, .. } => *d,
-            };
+            let active = self.models.domain();
             ui.horizontal(|ui| {
                 ui.label("GAN path:");
                 for domain in [Domain::Builtin, Domain::Ffhq] {
