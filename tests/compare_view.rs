@@ -116,6 +116,11 @@ fn pixel(image: &RgbaImage, x: f32, y: f32) -> [u8; 3] {
     [r, g, b]
 }
 
+/// The pixel at local texel position (x, y) of a view magnified ×2 (2×SCALE pixels per texel).
+fn doubled_texel_pixel(image: &RgbaImage, x: f32, y: f32) -> [u8; 3] {
+    pixel(image, ORIGIN.x + x * 2.0 * SCALE, ORIGIN.y + y * 2.0 * SCALE)
+}
+
 /// The pixel at the centre of texel (x, y) when the whole image fills the view.
 fn texel_pixel(image: &RgbaImage, x: usize, y: usize) -> [u8; 3] {
     pixel(
@@ -180,13 +185,7 @@ fn difference_heatmap_shows_the_zoomed_part_given_by_uv() {
         ..View::whole(DIFFERENCE)
     });
     let image = harness.render().expect("render");
-    let zoomed = |x: f32, y: f32| {
-        pixel(
-            &image,
-            ORIGIN.x + x * 2.0 * SCALE,
-            ORIGIN.y + y * 2.0 * SCALE,
-        )
-    };
+    let zoomed = |x: f32, y: f32| doubled_texel_pixel(&image, x, y);
     assert_near(
         zoomed(0.5, 2.5),
         inferno_bytes(INFERNO_255),
@@ -221,13 +220,7 @@ fn a_rect_beyond_the_window_is_cut_not_squeezed() {
     let rect = Rect::from_min_size(ORIGIN, whole.rect.size() * 2.0);
     let mut harness = installed_harness(View { rect, ..whole });
     let image = harness.render().expect("render");
-    let zoomed = |x: f32, y: f32| {
-        pixel(
-            &image,
-            ORIGIN.x + x * 2.0 * SCALE,
-            ORIGIN.y + y * 2.0 * SCALE,
-        )
-    };
+    let zoomed = |x: f32, y: f32| doubled_texel_pixel(&image, x, y);
     let (hot_x, hot_y) = (HOT_BLOCK.0[0] as f32, HOT_BLOCK.1[0] as f32);
     assert_near(
         zoomed(hot_x + 0.25, hot_y + 0.5),
