@@ -21,6 +21,13 @@ pub struct Args {
     lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Extra loss weight on the small parts' pixels (eyes, mouth, eyewear, facial hair, earrings).
+    #[arg(long, default_value_t = GanTraining::builtin().detail_weight)]
+    detail_weight: f32,
+    /// Start from the generator and encoder in this folder (a second stage) instead of from
+    /// scratch; use a new --run-dir and another --seed so that it sees new renders.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
     /// Background rendering threads.
     #[arg(long, default_value_t = GanTraining::builtin().workers)]
     workers: usize,
@@ -48,6 +55,8 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         lr: args.lr,
         seed: args.seed,
         workers: args.workers,
+        detail_weight: args.detail_weight,
+        init_from: args.init_from.clone(),
         ..GanTraining::builtin()
     };
     let options = TrainOptions {

@@ -7,7 +7,7 @@
 //! mapping network live. The mapping network z → w is then fitted to the distribution of encoded w
 //! (sliced Wasserstein distance plus mean matching) and `latent_avg` is the mean of its outputs.
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Param;
@@ -22,8 +22,10 @@ use super::{Run, Summary, TrainOptions, Trainee, cosine_lr};
 use crate::models::e4e::{BackboneMode, E4eConfig, Encoder4Editing};
 use crate::models::stylegan2::mapping::MappingNetwork;
 use crate::models::stylegan2::{Generator, Noise, StyleGan2Config};
+use crate::weights::registry::{BUILTIN_ENCODER_FILE, BUILTIN_GENERATOR_FILE};
 use crate::weights::writer::Precision;
-use crate::world::dataset::{held_out_seed, sample, training_seed};
+use crate::world::dataset::{held_out_seed, sample, sample_with_mask, training_seed};
+use crate::world::render::{Part, PartMask};
 use crate::world::judge::{self, Judge, images_to_tensor};
 use crate::world::rng::Rng;
 use crate::{Error, Result};
@@ -49,6 +51,10 @@ pub struct GanTraining {
     pub lr: f64,
     pub warmup: usize,
     pub l1_weight: f64,
+    /// Extra loss weight on the pixels of small parts (eyes, mouth, eyewear, facial hair,
+    /// earrings): a plain pixel loss spends the model's capacity on the large regions and leaves
+    /// exactly the details the edits are about blurred.
+    pub detail_weight: f32,
     /// e4e's delta regularisation: mean squared distance of the w+ rows from w0, weighted
     /// `delta_weight_early` for the first `delta_early_steps` steps (the encoder finds its way
     /// freely), then `delta_weight` (w+ pulled towards one w, where samples from z live).
@@ -62,6 +68,9 @@ pub struct GanTraining {
     pub generator: StyleGan2Config,
     pub encoder: E4eConfig,
     pub mapping: MappingFit,
+    /// Start from these exported files (`stylegan2.safetensors`, `e4e.safetensors`) instead of
+    /// a fresh initialisation: a second stage with another loss or data seed.
+    pub init_from: Option<PathBuf>,
 }
 
 impl GanTraining {
@@ -77,6 +86,7 @@ impl GanTraining {
             lr: 2e-3,
             warmup: 100,
             l1_weight: 0.5,
+            detail_weight: 0.0,
             delta_weight_early: 0.02,
             delta_early_steps: 900,
             delta_weight: 1.0,
@@ -92,6 +102,7 @@ impl GanTraining {
                 input_size: 64,
             },
             mapping: MappingFit { bank: 4096, steps: 2000, batch: 512, lr: 1.0, projections: 128 },
+            init_from: None,
         }
     }
 
@@ -132,6 +143,21 @@ impl Autoencoder {
         (wplus, reconstruction)
     }
 
+    /// Exported files (see [`export`]) as the start of further training, on `device`; `cfg`
+    /// must describe them. `latent_avg` is folded back into w0's bias, the inverse of
+    /// [`encoder_with_latent_avg`], so that the encoder outputs w+ itself as in training.
+    pub fn from_files(generator: &Path, encoder: &Path, cfg: &GanTraining, device: &Device) -> Result<Autoencoder> {
+        cfg.validate()?;
+        let generator = crate::weights::stylegan2::load(generator, None, Some(&cfg.generator), device)?.generator;
+        let mut encoder = crate::weights::e4e::load_encoder(encoder, Some(&cfg.encoder), device)?;
+        if let Some(latent_avg) = encoder.latent_avg.take() {
+            let w0 = &mut encoder.styles[0].linear;
+            let shift = latent_avg.narrow(0, 0, 1).squeeze_dim::<1>(0).div_scalar(w0.lr_mul);
+            w0.bias = Param::from_tensor((w0.bias.val() + shift).detach());
+        }
+        Ok(Autoencoder { encoder, generator })
+    }
+
     fn encoder_device(&self) -> Device {
         self.encoder.latlayer1.weight.lazy_device()
     }
@@ -144,29 +170,74 @@ impl GanTraining {
     }
 }
 
-/// The training loss at `step` and its parts (total, MSE, delta regularisation).
-pub fn loss(model: &Autoencoder, images: Tensor<4>, cfg: &GanTraining, step: usize) -> (Tensor<1>, [f64; 3]) {
+/// The training loss at `step` and its parts (total, plain MSE, delta regularisation).
+/// `pixel_weights` `[B, 1, H, W]` weigh the pixel losses (normalised to a weighted mean).
+pub fn loss(
+    model: &Autoencoder,
+    images: Tensor<4>,
+    pixel_weights: Tensor<4>,
+    cfg: &GanTraining,
+    step: usize,
+) -> (Tensor<1>, [f64; 3]) {
     let (wplus, reconstruction) = model.reconstruct(images.clone());
     let diff = reconstruction - images;
+    let weights = pixel_weights.repeat_dim(1, 3);
+    let weighted_mean = |t: Tensor<4>| (t * weights.clone()).sum() / weights.clone().sum();
     let mse = diff.clone().square().mean();
-    let l1 = diff.abs().mean();
+    let l1 = weighted_mean(diff.clone().abs());
+    let weighted_mse = weighted_mean(diff.square());
     let rows = wplus.dims()[1];
     let w0 = wplus.clone().narrow(1, 0, 1).repeat_dim(1, rows);
     let delta = (wplus - w0).square().mean();
-    let total = mse.clone() + l1.mul_scalar(cfg.l1_weight) + delta.clone().mul_scalar(cfg.delta_weight_at(step));
+    let total = weighted_mse + l1.mul_scalar(cfg.l1_weight) + delta.clone().mul_scalar(cfg.delta_weight_at(step));
     let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
     let parts = [scalar(total.clone()), scalar(mse), scalar(delta)];
     (total, parts)
 }
 
-/// The renders of one training step (seeds from the step index).
-fn training_images(cfg: &GanTraining, step: usize) -> Vec<RgbImage> {
-    let size = cfg.generator.size as u32;
-    (0..cfg.batch)
-        .map(|i| {
+/// The renders of one training step (seeds from the step index) and their pixel weights.
+struct TrainingBatch {
+    images: Vec<RgbImage>,
+    /// `[batch, size, size]`, row-major.
+    pixel_weights: Vec<f32>,
+}
+
+impl TrainingBatch {
+    fn new(cfg: &GanTraining, step: usize) -> Self {
+        let size = cfg.generator.size as u32;
+        let mut batch = TrainingBatch { images: Vec::with_capacity(cfg.batch), pixel_weights: Vec::new() };
+        for i in 0..cfg.batch {
             let seed = training_seed(cfg.seed, (step * cfg.batch + i) as u64);
             let supersample = Rng::stream(seed, 0x6761_6e00).chance(cfg.supersample_fraction);
-            sample(seed, size, supersample).image
+            let (sample, mask) = sample_with_mask(seed, size, supersample);
+            batch.images.push(sample.image);
+            batch.pixel_weights.extend(detail_weights(&mask, size, cfg.detail_weight));
+        }
+        batch
+    }
+
+    fn tensors(&self, size: u32, device: &Device) -> (Tensor<4>, Tensor<4>) {
+        let shape = [self.images.len(), 1, size as usize, size as usize];
+        let weights = Tensor::from_data(TensorData::new(self.pixel_weights.clone(), shape), device);
+        (images_to_tensor(&self.images, size, device), weights)
+    }
+}
+
+/// The parts [`GanTraining::detail_weight`] weighs up.
+const DETAIL_PARTS: [Part; 5] = [Part::Eyes, Part::Mouth, Part::Eyewear, Part::FacialHair, Part::Earrings];
+
+/// Pixel weights at `size` from a mask at `size` or a multiple of it: 1 plus `detail_weight`
+/// times the share of the pixel's footprint that shows a detail part.
+fn detail_weights(mask: &PartMask, size: u32, detail_weight: f32) -> Vec<f32> {
+    let scale = mask.size / size;
+    let footprint = (scale * scale) as f32;
+    (0..size * size)
+        .map(|p| {
+            let (x, y) = (p % size * scale, p / size * scale);
+            let details = (0..scale * scale)
+                .filter(|i| DETAIL_PARTS.contains(&mask.get(x + i % scale, y + i / scale)))
+                .count();
+            1.0 + detail_weight * details as f32 / footprint
         })
         .collect()
 }
@@ -175,15 +246,23 @@ fn training_images(cfg: &GanTraining, step: usize) -> Vec<RgbImage> {
 /// returned model is on the autodiff device, ready for [`fit_mapping`].
 pub fn train(cfg: &GanTraining, options: TrainOptions) -> Result<(Autoencoder, Summary)> {
     let device = Device::flex().autodiff();
-    let fresh = Trainee { model: cfg.init(&device)?, optim: AdamConfig::new().init() };
+    let model = match &cfg.init_from {
+        Some(dir) => {
+            let file = |name: &str| dir.join(Path::new(name).file_name().expect("a file name"));
+            Autoencoder::from_files(&file(BUILTIN_GENERATOR_FILE), &file(BUILTIN_ENCODER_FILE), cfg, &device)?
+        }
+        None => cfg.init(&device)?,
+    };
+    let fresh = Trainee { model, optim: AdamConfig::new().init() };
     let run = Run::open(TrainOptions { steps: cfg.steps, ..options }, fresh)?;
     let batch_cfg = cfg.clone();
     let batches =
-        spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| training_images(&batch_cfg, step));
+        spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| TrainingBatch::new(&batch_cfg, step));
     let size = cfg.generator.size as u32;
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
-        let images = batches.recv().expect("the batch threads run until the last step");
-        let (total, [value, mse, delta]) = loss(&model, images_to_tensor(&images, size, &device), cfg, step);
+        let batch = batches.recv().expect("the batch threads run until the last step");
+        let (images, pixel_weights) = batch.tensors(size, &device);
+        let (total, [value, mse, delta]) = loss(&model, images, pixel_weights, cfg, step);
         let grads = GradientsParams::from_grads(total.backward(), &model);
         let lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup, 0.05);
         let model = optim.step(lr, model, grads);
@@ -453,10 +532,30 @@ mod tests {
         let loaded = crate::weights::stylegan2::load(&g_path, None, None, &Device::flex()).unwrap();
         assert_eq!(loaded.generator.config, cfg.generator);
         let encoder = crate::weights::e4e::load_encoder(&e_path, None, &Device::flex()).unwrap();
-        let images = images_to_tensor(&training_images(&cfg, 99), 64, &Device::flex());
+        let images = TrainingBatch::new(&cfg, 99).tensors(64, &Device::flex()).0;
         let original = model.valid().reconstruct(images.clone()).1;
-        let reloaded = loaded.generator.synthesis(encoder.encode(images), &Noise::Stored);
-        let gap = (original - reloaded).abs().max().into_scalar::<f32>();
+        let reloaded = loaded.generator.synthesis(encoder.encode(images.clone()), &Noise::Stored);
+        let gap = (original.clone() - reloaded).abs().max().into_scalar::<f32>();
         assert!(gap < 1e-4, "the exported pair reconstructs like the trained one (max gap {gap})");
+
+        let resumed = Autoencoder::from_files(&g_path, &e_path, &cfg, &Device::flex()).unwrap();
+        let reconstruction = resumed.reconstruct(images).1;
+        assert!(resumed.encoder.latent_avg.is_none(), "training encodes w+ itself");
+        let gap = (original - reconstruction).abs().max().into_scalar::<f32>();
+        assert!(gap < 1e-4, "a second stage starts from the exported pair (max gap {gap})");
+    }
+
+    #[test]
+    fn detail_weights_follow_the_small_parts_at_the_training_size() {
+        // A 4² mask (2× supersampled) for a 2² image: one pixel all mouth, one half eyes.
+        let labels = vec![
+            4, 4, 1, 1, //
+            4, 4, 3, 1, //
+            0, 0, 9, 9, //
+            0, 0, 3, 9,
+        ];
+        let mask = PartMask { size: 4, labels };
+        assert_eq!(detail_weights(&mask, 2, 3.0), vec![4.0, 1.75, 1.0, 1.75]);
+        assert_eq!(detail_weights(&mask, 4, 0.0), vec![1.0; 16], "weight 0 is the plain loss");
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::captions::{TemplateSet, caption};
 use super::factors::{Attributes, sample_attributes};
-use super::render::render;
+use super::render::{PartMask, render};
 use super::rng::{Rng, mix};
 use crate::{Error, Result};
 
@@ -36,14 +36,20 @@ pub struct Sample {
 /// The portrait of `seed` with its sampled attributes at `size`. With `supersample`, it is
 /// rendered at twice the size and downscaled, like a display-size render handed to a 64² model.
 pub fn sample(seed: u64, size: u32, supersample: bool) -> Sample {
+    sample_with_mask(seed, size, supersample).0
+}
+
+/// [`sample`] and the part mask of its render (at twice `size` when supersampled).
+pub fn sample_with_mask(seed: u64, size: u32, supersample: bool) -> (Sample, PartMask) {
     let attributes = sample_attributes(seed);
-    let image = if supersample {
-        let big = render(seed, &attributes, size * 2).image;
-        image::imageops::resize(&big, size, size, image::imageops::FilterType::Triangle)
+    let (image, mask) = if supersample {
+        let big = render(seed, &attributes, size * 2);
+        (image::imageops::resize(&big.image, size, size, image::imageops::FilterType::Triangle), big.mask)
     } else {
-        render(seed, &attributes, size).image
+        let portrait = render(seed, &attributes, size);
+        (portrait.image, portrait.mask)
     };
-    Sample { seed, attributes, image }
+    (Sample { seed, attributes, image }, mask)
 }
 
 /// The image degradations of training and of the degraded evaluation: blur, noise, colour
