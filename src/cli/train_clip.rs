@@ -110,13 +110,14 @@ fn print_evaluation(e: &ClipEvaluation) {
     for (name, _) in &sets {
         print!(" {:>18}", format!("zero-shot {}", name.trim_end_matches("_template")));
     }
-    println!(" {:>9} {:>9}", "Δ cos", "raw cos");
+    println!(" {:>12} {:>9} {:>9}", "image probe", "Δ cos", "raw cos");
     for factor in Factor::ALL {
         print!("{:<12}", factor.name());
         for (_, map) in &sets {
             print!(" {:>17.1}%", 100.0 * get(map, factor));
         }
         let d = &e.delta_space.per_factor[factor.name()];
+        print!(" {:>11.1}%", 100.0 * e.image_probe.get(factor.name()).and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN));
         println!(" {:>9.3} {:>9.3}", d["delta_cos"].as_f64().unwrap_or(f64::NAN), d["raw_cos"].as_f64().unwrap_or(f64::NAN));
     }
     print!("{:<12}", "mean");
@@ -124,6 +125,8 @@ fn print_evaluation(e: &ClipEvaluation) {
         let mean = Factor::ALL.iter().map(|f| get(map, *f)).sum::<f64>() / Factor::ALL.len() as f64;
         print!(" {:>17.1}%", 100.0 * mean);
     }
+    let probe_mean = e.image_probe.values().filter_map(serde_json::Value::as_f64).sum::<f64>() / e.image_probe.len().max(1) as f64;
+    print!(" {:>11.1}%", 100.0 * probe_mean);
     println!(" {:>9.3} {:>9.3}", e.delta_space.delta_cos, e.delta_space.raw_cos);
     println!("Δ cos with another pair's text Δ (control): {:.3}; {} images, {} pairs", e.delta_space.delta_cos_mismatched, e.images, e.delta_space.pairs);
 }

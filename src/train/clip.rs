@@ -5,6 +5,8 @@
 //! factors, so many pairs in a batch match a caption in part; a large batch gives the loss
 //! enough near misses for the factor words to bind. The loss is open_clip's: symmetric InfoNCE
 //! with a learnable temperature (its log clamped to ln 100).
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -210,6 +212,10 @@ pub struct ClipEvaluation {
     /// {prompt set: {factor: accuracy}}, chance being 1 / (number of values).
     pub zero_shot: serde_json::Map<String, serde_json::Value>,
     pub zero_shot_prompts: serde_json::Map<String, serde_json::Value>,
+    /// {factor: accuracy} of a softmax-regression probe on the image features, trained on the
+    /// features of `images` further held-out renders: whether the image tower encodes a factor
+    /// linearly at all, text aside. Zero-shot far below it points at the text side.
+    pub image_probe: serde_json::Map<String, serde_json::Value>,
     pub delta_space: DeltaSpace,
 }
 
@@ -297,7 +303,57 @@ pub fn evaluate(model: &Clip, config: &ClipConfig, n: usize, device: &Device) ->
         }
         zero_shot.insert(name.into(), per_factor.into());
     }
-    Ok(ClipEvaluation { images: n, zero_shot, zero_shot_prompts, delta_space: delta_space(model, config, &tokenizer, n, device)? })
+    let image_probe = image_probe(model, config, &samples, &features, device);
+    let delta_space = delta_space(model, config, &tokenizer, n, device)?;
+    Ok(ClipEvaluation { images: n, zero_shot, zero_shot_prompts, image_probe, delta_space })
+}
+
+/// Full-batch steps of the image probe (Adam on standardised features converges well within).
+const PROBE_STEPS: usize = 300;
+
+/// The probe's accuracy per factor on `features` (of `samples`); see [`ClipEvaluation::image_probe`].
+fn image_probe(
+    model: &Clip,
+    config: &ClipConfig,
+    samples: &[Sample],
+    features: &[Vec<f32>],
+    device: &Device,
+) -> serde_json::Map<String, serde_json::Value> {
+    let n = samples.len();
+    let size = config.vision.image_size as u32;
+    let references: Vec<Sample> = (n..2 * n).map(|i| sample(held_out_seed(i as u64), size, false)).collect();
+    let images: Vec<image::RgbImage> = references.iter().map(|s| s.image.clone()).collect();
+    let reference_features = rows(image_features(model, config, &images, device));
+    let dim = reference_features.first().map_or(0, Vec::len);
+    // Standardised with the training features' statistics.
+    let mean: Vec<f32> = (0..dim).map(|d| reference_features.iter().map(|f| f[d]).sum::<f32>() / n as f32).collect();
+    let std: Vec<f32> = (0..dim)
+        .map(|d| (reference_features.iter().map(|f| (f[d] - mean[d]).powi(2)).sum::<f32>() / n as f32).sqrt().max(1e-6))
+        .collect();
+    let train_device = device.clone().autodiff();
+    let matrix = |rows: &[Vec<f32>], device: &Device| {
+        let flat: Vec<f32> = rows.iter().flat_map(|f| f.iter().enumerate().map(|(d, x)| (x - mean[d]) / std[d])).collect();
+        Tensor::<2>::from_data(TensorData::new(flat, [rows.len(), dim]), device)
+    };
+    let (x_train, x_test) = (matrix(&reference_features, &train_device), matrix(features, device));
+    let mut probe_accuracy = serde_json::Map::new();
+    for factor in Factor::ALL {
+        let labels: Vec<i64> = references.iter().map(|s| s.attributes.get(factor) as i64).collect();
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &train_device);
+        let mut probe: Linear = LinearConfig::new(dim, factor.count()).init(&train_device);
+        let mut optim = AdamConfig::new().init();
+        let loss_fn = CrossEntropyLossConfig::new().init(&train_device);
+        for _ in 0..PROBE_STEPS {
+            let loss = loss_fn.forward(probe.forward(x_train.clone()), labels.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &probe);
+            probe = optim.step(0.05, probe, grads);
+        }
+        let predicted = probe.valid().forward(x_test.clone()).argmax(1).into_data().convert::<i64>();
+        let predicted = predicted.try_into_vec::<i64>().expect("i64 predictions");
+        let correct = samples.iter().zip(&predicted).filter(|(s, p)| s.attributes.get(factor) as i64 == **p).count();
+        probe_accuracy.insert(factor.name().into(), rounded(correct as f64 / n.max(1) as f64));
+    }
+    probe_accuracy
 }
 
 /// `n` held-out pairs: seed k's portrait and the same portrait with factor k mod 12 changed to
@@ -395,6 +451,8 @@ mod tests {
         }
         assert_eq!(e.zero_shot.len(), ZERO_SHOT_PROMPTS.len());
         assert!(e.delta_space.per_factor.values().all(|f| f["pairs"] == 2));
+        assert_eq!(e.image_probe.len(), 12);
+        assert!(e.image_probe.values().all(|a| (0.0..=1.0).contains(&a.as_f64().unwrap())));
         assert!((-1.0..=1.0).contains(&e.delta_space.delta_cos) && (-1.0..=1.0).contains(&e.delta_space.raw_cos));
     }
 
