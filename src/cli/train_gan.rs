@@ -67,6 +67,16 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         keep: 2,
         label: "gan".into(),
     };
+    // A second stage keeps the record of the first: the manifest beside the files it starts from
+    // (read now: the output folder may be the same).
+    let initialised_from = match &args.init_from {
+        Some(dir) => {
+            let path = dir.join(PathBuf::from(BUILTIN_GENERATOR_FILE).with_extension("json").file_name().expect("a file name"));
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            Some(serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("{} is not JSON", path.display()))?)
+        }
+        None => None,
+    };
     let (model, summary) = gan::train(&cfg, options).context("training the generator and encoder")?;
     let fitted = gan::fit_mapping(&model, &cfg).context("fitting the mapping network")?;
     println!("mapping fitted: distribution distance {:.5}", fitted.final_distance);
@@ -121,6 +131,7 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         "mapping_final_distance": fitted.final_distance,
         "metrics": metrics,
         "metrics_f32_first_100": metrics_f32,
+        "initialised_from": initialised_from,
     });
     let manifest_path = generator_path.with_extension("json");
     super::write_manifest(&manifest_path, &manifest)?;
