@@ -71,7 +71,7 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
     // (read now: the output folder may be the same).
     let initialised_from = match &args.init_from {
         Some(dir) => {
-            let path = dir.join(PathBuf::from(BUILTIN_GENERATOR_FILE).with_extension("json").file_name().expect("a file name"));
+            let path = gan::GanFiles::in_dir(dir).manifest;
             let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             Some(serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("{} is not JSON", path.display()))?)
         }
@@ -81,8 +81,8 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
     let fitted = gan::fit_mapping(&model, &cfg).context("fitting the mapping network")?;
     println!("mapping fitted: distribution distance {:.5}", fitted.final_distance);
 
-    let file = |name: &str| args.output_dir.join(PathBuf::from(name).file_name().expect("a file name"));
-    let (generator_path, encoder_path) = (file(BUILTIN_GENERATOR_FILE), file(BUILTIN_ENCODER_FILE));
+    let files = gan::GanFiles::in_dir(&args.output_dir);
+    let (generator_path, encoder_path, manifest_path) = (files.generator, files.encoder, files.manifest);
     let precision = if args.f32 { Precision::F32 } else { Precision::F16 };
     let encoder = model.encoder.valid();
     gan::export(&fitted, &encoder, &generator_path, &encoder_path, precision)?;
@@ -133,7 +133,6 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         "metrics_f32_first_100": metrics_f32,
         "initialised_from": initialised_from,
     });
-    let manifest_path = generator_path.with_extension("json");
     super::write_manifest(&manifest_path, &manifest)?;
     println!("manifest: {}", manifest_path.display());
     Ok(())

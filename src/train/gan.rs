@@ -128,6 +128,22 @@ impl GanTraining {
     }
 }
 
+/// The built-in generator's and encoder's files in one folder, under the registry's names, and
+/// the generator's manifest beside them.
+pub struct GanFiles {
+    pub generator: PathBuf,
+    pub encoder: PathBuf,
+    pub manifest: PathBuf,
+}
+
+impl GanFiles {
+    pub fn in_dir(dir: &Path) -> GanFiles {
+        let file = |name: &str| dir.join(Path::new(name).file_name().expect("a file name"));
+        let generator = file(BUILTIN_GENERATOR_FILE);
+        GanFiles { manifest: generator.with_extension("json"), generator, encoder: file(BUILTIN_ENCODER_FILE) }
+    }
+}
+
 /// The encoder and the generator trained as one autoencoder.
 #[derive(Module, Debug)]
 pub struct Autoencoder {
@@ -249,8 +265,8 @@ pub fn train(cfg: &GanTraining, options: TrainOptions) -> Result<(Autoencoder, S
     let device = Device::flex().autodiff();
     let model = match &cfg.init_from {
         Some(dir) => {
-            let file = |name: &str| dir.join(Path::new(name).file_name().expect("a file name"));
-            Autoencoder::from_files(&file(BUILTIN_GENERATOR_FILE), &file(BUILTIN_ENCODER_FILE), cfg, &device)?
+            let files = GanFiles::in_dir(dir);
+            Autoencoder::from_files(&files.generator, &files.encoder, cfg, &device)?
         }
         None => cfg.init(&device)?,
     };
