@@ -46,6 +46,10 @@ pub struct Args {
     /// Also write the sample and reconstruction sheets here.
     #[arg(long)]
     sheets_dir: Option<PathBuf>,
+    /// Only evaluate the files in --output-dir (and write the sheets); no training, the manifest
+    /// is left as it is.
+    #[arg(long, conflicts_with = "init_from")]
+    eval_only: bool,
 }
 
 pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
@@ -77,24 +81,25 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let files = gan::GanFiles::in_dir(&args.output_dir);
+    if args.eval_only {
+        let metrics = evaluate_files(&files, &args, weights)?;
+        println!("{}", serde_json::to_string_pretty(&metrics)?);
+        return Ok(());
+    }
     let (model, summary) = gan::train(&cfg, options).context("training the generator and encoder")?;
     let fitted = gan::fit_mapping(&model, &cfg).context("fitting the mapping network")?;
     println!("mapping fitted: distribution distance {:.5}", fitted.final_distance);
 
-    let files = gan::GanFiles::in_dir(&args.output_dir);
-    let (generator_path, encoder_path, manifest_path) = (files.generator, files.encoder, files.manifest);
+    let (generator_path, encoder_path, manifest_path) = (&files.generator, &files.encoder, &files.manifest);
     let precision = if args.f32 { Precision::F32 } else { Precision::F16 };
     let encoder = model.encoder.valid();
-    gan::export(&fitted, &encoder, &generator_path, &encoder_path, precision)?;
+    gan::export(&fitted, &encoder, generator_path, encoder_path, precision)?;
     println!("weights: {} {}", generator_path.display(), encoder_path.display());
 
     // The shipped files are what is evaluated (f16 included); the in-memory f32 model for comparison.
-    let device = burn::prelude::Device::flex();
-    let generator = deltastudio::weights::stylegan2::load(&generator_path, None, None, &device)?.generator;
-    let loaded_encoder = deltastudio::weights::e4e::load_encoder(&encoder_path, None, &device)?;
-    let judge_path = weights.find(JUDGE_FILE).with_context(|| format!("{JUDGE_FILE} not found on the weights path"))?;
-    let judge = Judge::load(&judge_path, &device)?;
-    let (metrics, pairs) = gan::evaluate(&generator, &loaded_encoder, &judge, args.eval_n, 16);
+    let metrics = evaluate_files(&files, &args, weights)?;
+    let judge = load_judge(weights)?;
     let (metrics_f32, _) = gan::evaluate(
         &fitted.generator,
         &gan::encoder_with_latent_avg(&encoder, fitted.latent_avg.clone()),
@@ -103,17 +108,6 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         0,
     );
     println!("{}", serde_json::to_string_pretty(&metrics)?);
-
-    if let Some(dir) = &args.sheets_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let samples = contact_sheet(&gan::samples(&generator, 64, args.seed), 8, 2);
-        let samples_path = dir.join("builtin_gan_samples.png");
-        samples.save(&samples_path).with_context(|| format!("writing {}", samples_path.display()))?;
-        let flat: Vec<_> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
-        let pairs_path = dir.join("builtin_gan_reconstructions.png");
-        contact_sheet(&flat, 8, 2).save(&pairs_path).with_context(|| format!("writing {}", pairs_path.display()))?;
-        println!("sheets: {} {}", samples_path.display(), pairs_path.display());
-    }
 
     let manifest = serde_json::json!({
         "model": "built-in StyleGAN2 generator + e4e encoder, trained as an autoencoder (src/train/gan.rs)",
@@ -137,6 +131,38 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
     println!("manifest: {}", manifest_path.display());
     Ok(())
 }
+
+fn load_judge(weights: &WeightsPath) -> anyhow::Result<Judge> {
+    let path = weights.find(JUDGE_FILE).with_context(|| format!("{JUDGE_FILE} not found on the weights path"))?;
+    Judge::load(&path, &burn::prelude::Device::flex()).with_context(|| format!("loading {}", path.display()))
+}
+
+/// Evaluates the generator and encoder files and, with --sheets-dir, writes the sheets of random
+/// samples and of reconstructions.
+fn evaluate_files(files: &gan::GanFiles, args: &Args, weights: &WeightsPath) -> anyhow::Result<gan::GanMetrics> {
+    let device = burn::prelude::Device::flex();
+    let generator = deltastudio::weights::stylegan2::load(&files.generator, None, None, &device)
+        .with_context(|| format!("loading {}", files.generator.display()))?
+        .generator;
+    let encoder = deltastudio::weights::e4e::load_encoder(&files.encoder, None, &device)
+        .with_context(|| format!("loading {}", files.encoder.display()))?;
+    let (metrics, pairs) = gan::evaluate(&generator, &encoder, &load_judge(weights)?, args.eval_n, 16);
+    if let Some(dir) = &args.sheets_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let prior = gan::WPlusPrior::fit(&encoder, generator.config.size as u32, args.seed, PRIOR_CODES);
+        let samples = contact_sheet(&gan::samples(&generator, &prior, 64, args.seed), 8, 2);
+        let samples_path = dir.join("builtin_gan_samples.png");
+        samples.save(&samples_path).with_context(|| format!("writing {}", samples_path.display()))?;
+        let flat: Vec<_> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
+        let pairs_path = dir.join("builtin_gan_reconstructions.png");
+        contact_sheet(&flat, 8, 2).save(&pairs_path).with_context(|| format!("writing {}", pairs_path.display()))?;
+        println!("sheets: {} {}", samples_path.display(), pairs_path.display());
+    }
+    Ok(metrics)
+}
+
+/// Encoded training renders the sampling prior is fitted to.
+const PRIOR_CODES: usize = 1024;
 
 /// The last line of the run's loss log (also when this session resumed at the last step and
 /// logged nothing itself).

@@ -3,9 +3,11 @@
 //! Adversarial training from scratch is too slow on a 2-core CPU, so the two are trained together
 //! as an autoencoder on renders made on the fly: image → encoder → w+ → synthesis with the
 //! generator's stored noise → reconstruction loss (MSE + L1). e4e's delta regularisation pulls
-//! every w+ row towards the first (w0), so that w+ stays near a single w, where samples from the
-//! mapping network live. The mapping network z → w is then fitted to the distribution of encoded w
-//! (sliced Wasserstein distance plus mean matching) and `latent_avg` is the mean of its outputs.
+//! every w+ row towards the first (w0), but the rows still differ about as much as portraits do,
+//! so one w repeated on every layer renders a blurred average face: random samples draw whole w+
+//! codes from [`WPlusPrior`]. The mapping network z → w is fitted to the distribution of the
+//! encoded codes' layer means (sliced Wasserstein distance plus mean matching) and `latent_avg`,
+//! the encoder's starting point, is the mean of its outputs.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -490,14 +492,43 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-/// `n` random samples from z (the same w for every layer, stored noise).
-pub fn samples(generator: &Generator, n: usize, seed: u64) -> Vec<RgbImage> {
-    let device = generator.input.input.lazy_device();
-    let mut rng = Rng::stream(seed, 0x7361_6d70);
-    let dim = generator.config.style_dim;
-    let z: Vec<f32> = (0..n * dim).map(|_| rng.normal()).collect();
-    let w = generator.mapping(Tensor::from_data(TensorData::new(z, [n, dim]), &device));
-    tensor_to_images(generator.synthesis(generator.broadcast(w), &Noise::Stored))
+/// A Gaussian over w+ with the mean and covariance of the encoder's codes for training renders: the
+/// ex-post density estimate of deterministic autoencoders (Ghosh et al., 2020, "From variational
+/// to deterministic autoencoders"), from which random portraits are drawn.
+pub struct WPlusPrior {
+    /// `[1, layers, w]`.
+    mean: Tensor<3>,
+    /// The centred codes `[n, layers·w]` over √n: z `[k, n]` ~ N(0, I) times this has their covariance.
+    deviations: Tensor<2>,
+}
+
+impl WPlusPrior {
+    /// Fits the prior to the codes of the first `n` (≥ 2) training renders of `seed`.
+    pub fn fit(encoder: &Encoder4Editing, size: u32, seed: u64, n: usize) -> WPlusPrior {
+        let device = encoder.latlayer1.weight.lazy_device();
+        let images: Vec<RgbImage> = (0..n).map(|i| sample(training_seed(seed, i as u64), size, false).image).collect();
+        let codes: Vec<Tensor<3>> = images.chunks(128).map(|chunk| encoder.encode(images_to_tensor(chunk, size, &device))).collect();
+        let codes = Tensor::cat(codes, 0);
+        let [_, layers, dim] = codes.dims();
+        let mean = codes.clone().mean_dim(0);
+        let deviations = (codes - mean.clone()).reshape([n, layers * dim]).div_scalar((n as f64).sqrt());
+        WPlusPrior { mean, deviations }
+    }
+
+    /// `n` codes `[n, layers, w]` from z ~ N(0, I) drawn with `seed`.
+    pub fn sample(&self, n: usize, seed: u64) -> Tensor<3> {
+        let [fitted, _] = self.deviations.dims();
+        let [_, layers, dim] = self.mean.dims();
+        let mut rng = Rng::stream(seed, 0x7361_6d70);
+        let z: Vec<f32> = (0..n * fitted).map(|_| rng.normal()).collect();
+        let z = Tensor::<2>::from_data(TensorData::new(z, [n, fitted]), &self.mean.device());
+        z.matmul(self.deviations.clone()).reshape([n, layers, dim]) + self.mean.clone()
+    }
+}
+
+/// `n` random portraits: codes from `prior`, stored noise.
+pub fn samples(generator: &Generator, prior: &WPlusPrior, n: usize, seed: u64) -> Vec<RgbImage> {
+    tensor_to_images(generator.synthesis(prior.sample(n, seed), &Noise::Stored))
 }
 
 #[cfg(test)]
@@ -560,6 +591,25 @@ mod tests {
         assert!(resumed.encoder.latent_avg.is_none(), "training encodes w+ itself");
         let gap = (original - reconstruction).abs().max().into_scalar::<f32>();
         assert!(gap < 1e-4, "a second stage starts from the exported pair (max gap {gap})");
+
+        // Samples from the prior have the codes' mean and spread, per coordinate.
+        let n = 200;
+        let prior = WPlusPrior::fit(&encoder, 64, cfg.seed, n);
+        let images: Vec<RgbImage> = (0..n).map(|i| sample(training_seed(cfg.seed, i as u64), 64, false).image).collect();
+        let codes = encoder.encode(images_to_tensor(&images, 64, &Device::flex()));
+        let drawn = prior.sample(4000, 7);
+        let coordinates = |codes: Tensor<3>| {
+            let [n, layers, dim] = codes.dims();
+            codes.reshape([n, layers * dim])
+        };
+        let (codes, drawn) = (coordinates(codes), coordinates(drawn));
+        let spread = codes.clone().var(0).sqrt();
+        let mean_gap = ((drawn.clone().mean_dim(0) - codes.clone().mean_dim(0)).abs() / spread.clone()).max().into_scalar::<f32>();
+        let spread_ratio = drawn.var(0).sqrt() / spread;
+        let (low, high) = (spread_ratio.clone().min().into_scalar::<f32>(), spread_ratio.max().into_scalar::<f32>());
+        assert!(mean_gap < 0.15, "sample mean within 0.15 σ of the codes' (worst {mean_gap})");
+        assert!(low > 0.85 && high < 1.15, "sample spread within 15 % of the codes' ({low}..{high})");
+        assert_eq!(samples(&loaded.generator, &prior, 3, 1).len(), 3);
     }
 
     #[test]
