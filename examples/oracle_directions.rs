@@ -1,7 +1,7 @@
 //! How far edits can go in the built-in generator's latent spaces, whatever the text side does:
 //! each edit moves a held-out render's code by the difference of class means (the mean code of
 //! encoded training renders whose true value is the target, minus the mean of those with the
-//! render's own value), in S (the conv channels DeltaEdit edits) or in w+ (which also moves the
+//! render's own value), in S over the conv layers (the paper's S) or in w+ (which also moves the
 //! ToRGB styles), and the judge reads the result. Prints, per factor value and strength, the share
 //! judged to have the target value and the share of the other factors the judge sees as in the
 //! reconstruction.
@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::Int;
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::models::{GanBase, find};
-use deltastudio::models::stylegan2::Noise;
+use deltastudio::models::stylegan2::{Noise, SLayers};
 use deltastudio::train::gan::tensor_to_images;
 use deltastudio::weights::registry::{JUDGE_FILE, WeightsPath};
 use deltastudio::world::dataset::{Sample, held_out_seed, sample, training_seed};
@@ -75,7 +75,7 @@ fn main() -> deltastudio::Result<()> {
             let mut line = format!("{:12} {:11} |", factor.name(), factor.values()[target]);
             for strength in STRENGTHS {
                 let edited = s.clone() + s_delta.clone().mul_scalar(strength);
-                line += &format!(" {}", score(base.generator.synthesis_s(edited, w.clone(), &Noise::Stored)?));
+                line += &format!(" {}", score(base.generator.synthesis_s(edited, w.clone(), SLayers::Conv, &Noise::Stored)?));
             }
             line += "  |";
             for strength in STRENGTHS {

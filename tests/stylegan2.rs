@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use deltastudio::Error;
-use deltastudio::models::stylegan2::{Noise, StyleGan2Config, StyleLayerKind, StyleSpace};
+use deltastudio::models::stylegan2::{Noise, SLayers, StyleGan2Config, StyleLayerKind, StyleSpace};
 use deltastudio::weights::checkpoint::Checkpoint;
 use deltastudio::weights::stylegan2;
 
@@ -77,7 +77,17 @@ fn synthesis_variants_agree() {
     let styles = g.styles(wplus.clone());
     let space = g.style_space();
     assert_eq!(styles.s().dims(), [2, space.conv_dim()]);
-    assert_eq!(max_abs_diff(g.synthesis_s(styles.s(), wplus.clone(), &Noise::Stored).unwrap(), image.clone()), 0.0);
+    assert_eq!(max_abs_diff(g.synthesis_s(styles.s(), wplus.clone(), SLayers::Conv, &Noise::Stored).unwrap(), image.clone()), 0.0);
+    // The full S (conv and ToRGB, forward order) round-trips too, and its ToRGB part is used.
+    let full = g.s(wplus.clone(), SLayers::ConvAndToRgb);
+    assert_eq!(full.dims(), [2, space.conv_dim() + space.rgb_dim()]);
+    let from_styles = g.styles(wplus.clone()).s_code(SLayers::ConvAndToRgb);
+    assert_eq!((full.clone() - from_styles).abs().max().into_scalar::<f32>(), 0.0);
+    assert_eq!(max_abs_diff(g.synthesis_s(full.clone(), wplus.clone(), SLayers::ConvAndToRgb, &Noise::Stored).unwrap(), image.clone()), 0.0);
+    let to_rgb1 = space.conv[0].channels..space.conv[0].channels + space.rgb[0].channels;
+    let rgb_edit = full.clone().slice_assign([0..2, to_rgb1], Tensor::ones([2, space.rgb[0].channels], &device));
+    let moved = g.synthesis_s(rgb_edit, wplus.clone(), SLayers::ConvAndToRgb, &Noise::Stored).unwrap();
+    assert!(max_abs_diff(moved, image.clone()) > 1e-3, "the second block of the full S is to_rgb1's style");
     assert_eq!(
         max_abs_diff(g.synthesis_full_s(styles.s(), styles.s_rgb(), &Noise::Stored).unwrap(), image.clone()),
         0.0
@@ -91,8 +101,9 @@ fn synthesis_variants_agree() {
 
     // an edit of S changes the image
     let edited = styles.s() + Tensor::ones([2, space.conv_dim()], &device);
-    assert!(max_abs_diff(g.synthesis_s(edited, wplus.clone(), &Noise::Stored).unwrap(), image.clone()) > 1e-3);
-    assert!(matches!(g.synthesis_s(Tensor::zeros([2, 5], &device), wplus, &Noise::Stored), Err(Error::Invalid(_))));
+    assert!(max_abs_diff(g.synthesis_s(edited, wplus.clone(), SLayers::Conv, &Noise::Stored).unwrap(), image.clone()) > 1e-3);
+    assert!(matches!(g.synthesis_s(Tensor::zeros([2, 5], &device), wplus.clone(), SLayers::Conv, &Noise::Stored), Err(Error::Invalid(_))));
+    assert!(matches!(g.synthesis_s(full.slice([0..2, 0..5]), wplus, SLayers::ConvAndToRgb, &Noise::Stored), Err(Error::Invalid(_))));
 }
 
 #[test]

@@ -18,9 +18,10 @@ for index in "${@:-4}"; do
   edit --target "a face with a smile" --reconstruction "$d/1.png" -o "$d/2.png"
   edit --target "a face with red hair" -o "$d/3.png"
   edit --target "a face with light skin" -o "$d/4.png"
+  edit --target "a face on a blue background" -o "$d/8.png"
   edit --target "a face with a smile" --method straightforward -o "$d/5.png"
   edit --target "a face with red hair" --method straightforward -o "$d/6.png"
   edit --target "a face on a blue background" --method global -o "$d/7.png"
-  rows+=("$d"/[0-7].png)
+  rows+=("$d"/[0-4].png "$d"/8.png "$d"/[5-7].png)
 done
-montage "${rows[@]}" -filter point -resize 192x192 -tile 8x -geometry +2+2 "$out"
+montage "${rows[@]}" -filter point -resize 192x192 -tile 9x -geometry +2+2 "$out"

@@ -76,7 +76,8 @@ fn check_loads(known: &KnownFile, path: &Path, search: &WeightsPath, device: &De
         FileKind::StyleGan2 => {
             let loaded = weights::stylegan2::load(path, None, None, device)?;
             let config = &loaded.generator.config;
-            format!("StyleGAN2 {}², {} latents, S = {} dims", config.size, config.n_latent(), loaded.generator.style_space().conv_dim())
+            let space = loaded.generator.style_space();
+            format!("StyleGAN2 {}², {} latents, S = {} conv + {} ToRGB dims", config.size, config.n_latent(), space.conv_dim(), space.rgb_dim())
         }
         FileKind::E4e if weights::e4e::has_decoder(path)? => {
             let model = weights::e4e::load(path, None, device)?;
@@ -96,7 +97,7 @@ fn check_loads(known: &KnownFile, path: &Path, search: &WeightsPath, device: &De
         }
         FileKind::RelevanceMatrix if known.builtin => {
             let base = GanBase::load(search, Domain::Builtin, device)?;
-            let s_dim = base.generator.style_space().conv_dim();
+            let s_dim = base.s_dim();
             let matrix = weights::delta_mapper::load_relevance_matrix(path, s_dim, base.delta_space.config.embed_dim, device)?;
             format!("relevance matrix {:?}", matrix.dims())
         }

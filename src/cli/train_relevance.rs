@@ -68,7 +68,7 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
 
     let options = RelevanceOptions { images: args.images, sigmas: args.sigmas, channel_batch: args.channel_batch };
     let started = Instant::now();
-    let relevance = compute(&base.generator, &base.delta_space, &codes, &std, &options, &args.run_dir)
+    let relevance = compute(&base, &codes, &std, &options, &args.run_dir)
         .context("computing the relevance matrix")?;
     let wall_time = started.elapsed().as_secs_f64();
     save_relevance_matrix(&output, &relevance.values, relevance.s_dim, relevance.clip_dim)?;

@@ -15,6 +15,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use crate::models::clip::preprocess::{CLIP_MEAN, CLIP_STD, DELTAEDIT_SIZE, deltaedit_resize};
 use crate::models::clip::tokenizer::ClipTokenizer;
 use crate::models::clip::{Clip, ClipConfig, l2_normalize};
+use crate::models::stylegan2::SLayers;
 use crate::world::captions::NEUTRAL;
 use crate::{Error, Result};
 
@@ -48,6 +49,16 @@ impl Domain {
         match self {
             Domain::Builtin => 0.05,
             Domain::Ffhq => 0.03,
+        }
+    }
+
+    /// The layers DeltaEdit's S covers: the paper's conv layers for the official files; conv and
+    /// ToRGB for the built-in generator, which draws its backgrounds through ToRGB
+    /// (docs/deltaedit_builtin.md, class-mean directions).
+    pub fn s_layers(self) -> SLayers {
+        match self {
+            Domain::Builtin => SLayers::ConvAndToRgb,
+            Domain::Ffhq => SLayers::Conv,
         }
     }
 

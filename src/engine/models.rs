@@ -10,7 +10,7 @@ use burn::tensor::Distribution;
 
 use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
 use crate::models::e4e::Encoder4Editing;
-use crate::models::stylegan2::Generator;
+use crate::models::stylegan2::{Generator, SLayers};
 use crate::weights::registry::{
     BUILTIN_CLIP_FILE, BUILTIN_ENCODER_FILE, BUILTIN_GENERATOR_FILE, BUILTIN_MAPPER_FILE, BUILTIN_RELEVANCE_FILE,
     BUILTIN_STRAIGHTFORWARD_MAPPER_FILE, WeightsPath,
@@ -95,13 +95,19 @@ impl GanBase {
 
     /// The Delta Mapper layout that fits this generator and CLIP (the official one for FFHQ).
     pub fn mapper_config(&self) -> Result<DeltaMapperConfig> {
-        mapper_config(&self.generator, self.delta_space.config.embed_dim)
+        mapper_config(&self.generator, self.domain.s_layers(), self.delta_space.config.embed_dim)
+    }
+
+    /// Width of S (see [`Domain::s_layers`]).
+    pub fn s_dim(&self) -> usize {
+        self.generator.style_space().s_dim(self.domain.s_layers())
     }
 }
 
-/// The Delta Mapper layout for `generator`'s S space and a CLIP of width `clip_dim`.
-pub fn mapper_config(generator: &Generator, clip_dim: usize) -> Result<DeltaMapperConfig> {
-    let layers: Vec<(usize, usize)> = generator.style_space().conv.iter().map(|l| (l.resolution, l.channels)).collect();
+/// The Delta Mapper layout for `generator`'s S over `which` layers and a CLIP of width `clip_dim`.
+pub fn mapper_config(generator: &Generator, which: SLayers, clip_dim: usize) -> Result<DeltaMapperConfig> {
+    let space = generator.style_space();
+    let layers: Vec<(usize, usize)> = space.s_layers(which).iter().map(|l| (l.resolution, l.channels)).collect();
     DeltaMapperConfig::for_generator(&layers, 2 * clip_dim)
 }
 
@@ -121,7 +127,7 @@ impl GanModels {
         let mut base = GanBase::load(weights, domain, device)?;
         let files = GanFiles::of(domain);
         let relevance_path = find(weights, files.relevance)?;
-        let s_dim = base.generator.style_space().conv_dim();
+        let s_dim = base.s_dim();
         let relevance =
             weights::delta_mapper::load_relevance_matrix(&relevance_path, s_dim, base.delta_space.config.embed_dim, device)?;
         let direction = match method {
@@ -138,7 +144,7 @@ impl GanModels {
                 base.paths.push(path);
                 if method == Method::DeltaEdit { DirectionModel::DeltaEdit(mapper) } else { DirectionModel::Straightforward(mapper) }
             }
-            Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, device) },
+            Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, base.domain.s_layers(), device) },
         };
         base.paths.push(relevance_path);
         Ok(GanModels { base, direction, relevance })
@@ -146,9 +152,9 @@ impl GanModels {
 }
 
 /// Standard deviation of each S channel over random samples from z ([1, S dims]).
-fn s_std(generator: &Generator, device: &Device) -> Tensor<2> {
+fn s_std(generator: &Generator, which: SLayers, device: &Device) -> Tensor<2> {
     let z = Tensor::<2>::random([S_STD_SAMPLES, generator.config.style_dim], Distribution::Normal(0.0, 1.0), device);
-    let s = generator.styles(generator.broadcast(generator.mapping(z))).s();
+    let s = generator.s(generator.broadcast(generator.mapping(z)), which);
     s.var(0).sqrt()
 }
 
@@ -197,9 +203,9 @@ pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
     let direction = match method {
         Method::DeltaEdit => DirectionModel::DeltaEdit(mapper_config.init(device)),
         Method::Straightforward => DirectionModel::Straightforward(mapper_config.init(device)),
-        Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, device) },
+        Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, base.domain.s_layers(), device) },
     };
-    let s_dim = base.generator.style_space().conv_dim();
+    let s_dim = base.s_dim();
     let relevance = crate::models::clip::l2_normalize(Tensor::random([s_dim, 8], Distribution::Normal(0.0, 1.0), device));
     GanModels { base, direction, relevance }
 }

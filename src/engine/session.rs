@@ -150,7 +150,8 @@ impl EditSession {
     /// The image of `stack` applied to the inverted image ([1, 3, H, W] in ≈[−1, 1]).
     pub fn render_tensor(&mut self, stack: &EditStack) -> Result<Tensor<4>> {
         let s = self.edited_s(stack)?;
-        self.models.base.generator.synthesis_s(s, self.inversion.wplus.clone(), &Noise::Stored)
+        let base = &self.models.base;
+        base.generator.synthesis_s(s, self.inversion.wplus.clone(), base.domain.s_layers(), &Noise::Stored)
     }
 
     pub fn render(&mut self, stack: &EditStack) -> Result<RgbImage> {
@@ -183,7 +184,7 @@ fn invert(
     let base = &models.base;
     let input = crate::models::e4e::image_to_input(image, base.encoder.input_size as u32, device);
     let wplus = refine(&base.generator, base.encoder.encode(input.clone()), input.clone(), refine_steps, progress)?;
-    let s = base.generator.styles(wplus.clone()).s();
+    let s = base.generator.s(wplus.clone(), base.domain.s_layers());
     let image_feature = base.delta_space.image_features(input)?;
     Ok(Inversion { wplus, s, image_feature })
 }

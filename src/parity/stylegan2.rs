@@ -5,7 +5,7 @@ use burn::prelude::Device;
 
 use super::{Array, Fixture, Inputs, ModelRunner, Outputs};
 use crate::models::stylegan2::mapping::truncate;
-use crate::models::stylegan2::{Noise, StyleGan2Config};
+use crate::models::stylegan2::{Noise, SLayers, StyleGan2Config};
 use crate::weights::stylegan2::{self, LoadedGenerator};
 use crate::{Error, Result};
 
@@ -57,7 +57,7 @@ impl ModelRunner for Runner {
                 let s = inputs.array("s")?.float(device)?;
                 let image = match inputs.get("s_rgb") {
                     Ok(s_rgb) => g.synthesis_full_s(s, s_rgb.array("s_rgb")?.float(device)?, &Noise::Stored)?,
-                    Err(_) => g.synthesis_s(s, inputs.array("wplus")?.float(device)?, &Noise::Stored)?,
+                    Err(_) => g.synthesis_s(s, inputs.array("wplus")?.float(device)?, SLayers::Conv, &Noise::Stored)?,
                 };
                 outputs.insert("image".into(), Array::from_float(image));
             }

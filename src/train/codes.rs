@@ -7,7 +7,7 @@ use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::models::GanBase;
-use crate::models::stylegan2::Noise;
+use crate::models::stylegan2::{Noise, SLayers};
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::registry::sha256_file;
 use crate::weights::writer::{Precision, TensorWriter};
@@ -121,18 +121,20 @@ fn gather<const D: usize>(values: &[f32], row: usize, indices: &[usize], shape: 
     Tensor::from_data(TensorData::new(out, shape), device)
 }
 
-/// What a cache was computed from: the source, the count and the model files (path + sha256).
+/// What a cache was computed from: the source, the count, the model files (path + sha256) and the
+/// layers S covers.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CodesFingerprint {
     pub source: CodeSource,
     pub len: usize,
     pub models: Vec<(PathBuf, String)>,
+    pub s_layers: SLayers,
 }
 
 impl CodesFingerprint {
     pub fn of(base: &GanBase, source: CodeSource, len: usize) -> Result<Self> {
         let models = base.paths.iter().map(|p| Ok((p.clone(), sha256_file(p)?))).collect::<Result<Vec<_>>>()?;
-        Ok(CodesFingerprint { source, len, models })
+        Ok(CodesFingerprint { source, len, models, s_layers: base.domain.s_layers() })
     }
 }
 
@@ -176,7 +178,7 @@ pub fn compute(base: &GanBase, source: CodeSource, len: usize, batch: usize) -> 
     let device = base.generator.input.input.val().device();
     let size = generator.config.size;
     let (n_latent, w_dim) = (generator.n_latent(), generator.config.style_dim);
-    let s_dim = generator.style_space().conv_dim();
+    let s_dim = base.s_dim();
     let clip_dim = base.delta_space.config.embed_dim;
     let mut codes = LatentCodes {
         len,
@@ -208,7 +210,7 @@ pub fn compute(base: &GanBase, source: CodeSource, len: usize, batch: usize) -> 
                 (wplus, image)
             }
         };
-        let s = Tensor::cat(generator.conv_styles(wplus.clone()), 1);
+        let s = generator.s(wplus.clone(), base.domain.s_layers());
         let clip = base.delta_space.image_features(image)?;
         codes.s.extend(to_vec(s.reshape([-1])));
         codes.wplus.extend(to_vec(wplus.reshape([-1])));
@@ -263,23 +265,27 @@ pub(crate) mod tests {
         let device = Device::flex();
         let base = tiny_base(&device);
         let dir = tempfile::tempdir().unwrap();
-        let fingerprint = CodesFingerprint { source: CodeSource::TrainingRenders { seed: 3 }, len: 5, models: vec![] };
+        let fingerprint =
+            CodesFingerprint { source: CodeSource::TrainingRenders { seed: 3 }, len: 5, models: vec![], s_layers: base.domain.s_layers() };
         let codes = load_or_compute(dir.path(), "codes", &base, &fingerprint, 2).unwrap();
-        assert_eq!((codes.len, codes.s_dim, codes.n_latent, codes.w_dim, codes.clip_dim), (5, 34, 10, 8, 8));
-        assert_eq!((codes.s.len(), codes.wplus.len(), codes.clip.len()), (5 * 34, 5 * 80, 5 * 8));
+        // The built-in domain's S: 34 conv and 18 ToRGB channels.
+        assert_eq!((codes.len, codes.s_dim, codes.n_latent, codes.w_dim, codes.clip_dim), (5, 52, 10, 8, 8));
+        assert_eq!((codes.s.len(), codes.wplus.len(), codes.clip.len()), (5 * 52, 5 * 80, 5 * 8));
         for row in codes.clip.chunks(8) {
             let norm: f32 = row.iter().map(|v| v * v).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-4, "CLIP features are unit rows: {norm}");
         }
-        // S is the generator's conv styles of the encoder's w+.
+        // S is the generator's styles of the encoder's w+.
         let wplus = codes.wplus_rows(&[4], &device);
-        let s = Tensor::cat(base.generator.conv_styles(wplus), 1);
+        let s = base.generator.s(wplus, base.domain.s_layers());
         s.into_data().assert_approx_eq::<f32>(&codes.s_rows(&[4], &device).into_data(), Default::default());
 
         let again = load_or_compute(dir.path(), "codes", &base, &fingerprint, 4).unwrap();
         assert_eq!(again.s, codes.s, "the second call reads the cache");
-        let other = CodesFingerprint { len: 6, ..fingerprint };
+        let other = CodesFingerprint { len: 6, ..fingerprint.clone() };
         assert!(load_or_compute(dir.path(), "codes", &base, &other, 2).is_err(), "a cache of other codes is not reused");
+        let other = CodesFingerprint { s_layers: SLayers::Conv, ..fingerprint };
+        assert!(load_or_compute(dir.path(), "codes", &base, &other, 2).is_err(), "nor a cache of another S layout");
     }
 
     #[test]

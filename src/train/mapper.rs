@@ -260,7 +260,7 @@ mod tests {
         let base = tiny_base(&device);
         // Sampled codes: the random tiny encoder maps every render to nearly the same w+.
         let codes = compute(&base, CodeSource::Samples { seed: 0 }, 64, 32).unwrap();
-        let config = mapper_config(&base.generator, base.delta_space.config.embed_dim).unwrap();
+        let config = base.mapper_config().unwrap();
         for kind in [MapperKind::DeltaEdit, MapperKind::Straightforward] {
             let dir = tempfile::tempdir().unwrap();
             let cfg = MapperTraining { steps: 60, batch: 32, kind, ..MapperTraining::default() };

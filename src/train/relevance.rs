@@ -18,8 +18,8 @@ use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::codes::LatentCodes;
-use crate::engine::delta_space::DeltaSpace;
-use crate::models::stylegan2::{Generator, Noise};
+use crate::engine::models::GanBase;
+use crate::models::stylegan2::Noise;
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::writer::{Precision, TensorWriter};
 use crate::{Error, Result};
@@ -101,8 +101,7 @@ impl Partial {
 /// Computes the relevance matrix over the first `options.images` codes, with the channel stds
 /// `std` (over all codes), keeping its running state in `state_dir`.
 pub fn compute(
-    generator: &Generator,
-    delta_space: &DeltaSpace,
+    base: &GanBase,
     codes: &LatentCodes,
     std: &[f32],
     options: &RelevanceOptions,
@@ -119,7 +118,7 @@ pub fn compute(
         )));
     }
     std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir, e))?;
-    let device = generator.input.input.val().device();
+    let device = base.generator.input.input.val().device();
     let mut partial = Partial::load(state_dir, std, options.sigmas, clip_dim)?
         .unwrap_or(Partial { sum: vec![0.0; s_dim * clip_dim], done: 0 });
     if partial.done > options.images {
@@ -144,7 +143,7 @@ pub fn compute(
         let wplus = codes.wplus_rows(&[image], &device);
         for first in (0..s_dim).step_by(options.channel_batch) {
             let channels = first..(first + options.channel_batch).min(s_dim);
-            let differences = feature_differences(generator, delta_space, s, wplus.clone(), std, options.sigmas, channels.clone())?;
+            let differences = feature_differences(base, s, wplus.clone(), std, options.sigmas, channels.clone())?;
             for (c, d) in channels.zip(differences.chunks_exact(clip_dim)) {
                 let norm = d.iter().map(|v| v * v).sum::<f32>().sqrt();
                 if norm > SILENT {
@@ -178,8 +177,7 @@ pub fn compute(
 /// f(s + kσ_c e_c) − f(s − kσ_c e_c) for each channel c in `channels` ([len, clip_dim] row-major),
 /// f the unit CLIP image feature of the synthesis.
 fn feature_differences(
-    generator: &Generator,
-    delta_space: &DeltaSpace,
+    base: &GanBase,
     s: &[f32],
     wplus: Tensor<3>,
     std: &[f32],
@@ -198,8 +196,8 @@ fn feature_differences(
     }
     let device = wplus.device();
     let moved = Tensor::<2>::from_data(TensorData::new(moved, [2 * n, s_dim]), &device);
-    let images = generator.synthesis_s(moved, wplus.repeat_dim(0, 2 * n), &Noise::Stored)?;
-    let features = delta_space.image_features(images)?;
+    let images = base.generator.synthesis_s(moved, wplus.repeat_dim(0, 2 * n), base.domain.s_layers(), &Noise::Stored)?;
+    let features = base.delta_space.image_features(images)?;
     let [_, clip_dim] = features.dims();
     let pairs = features.reshape([n, 2, clip_dim]);
     let difference = pairs.clone().slice(s![.., 0..1, ..]) - pairs.slice(s![.., 1..2, ..]);
@@ -228,8 +226,9 @@ mod tests {
         let options = RelevanceOptions { images: 2, sigmas: 5.0, channel_batch: 7 };
 
         let dir = tempfile::tempdir().unwrap();
-        let r = compute(&base.generator, &base.delta_space, &codes, &std, &options, dir.path()).unwrap();
-        assert_eq!((r.s_dim, r.clip_dim, r.values.len()), (34, 8, 272));
+        let r = compute(&base, &codes, &std, &options, dir.path()).unwrap();
+        // The built-in domain's S: 34 conv and 18 ToRGB channels.
+        assert_eq!((r.s_dim, r.clip_dim, r.values.len()), (52, 8, 416));
         assert!(r.values.iter().all(|v| v.is_finite()));
         for (c, row) in r.values.chunks(8).enumerate() {
             let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -243,12 +242,12 @@ mod tests {
 
         // One image now, the second in a later session: the same matrix.
         let split = tempfile::tempdir().unwrap();
-        compute(&base.generator, &base.delta_space, &codes, &std, &RelevanceOptions { images: 1, ..options.clone() }, split.path())
+        compute(&base, &codes, &std, &RelevanceOptions { images: 1, ..options.clone() }, split.path())
             .unwrap();
-        let resumed = compute(&base.generator, &base.delta_space, &codes, &std, &options, split.path()).unwrap();
+        let resumed = compute(&base, &codes, &std, &options, split.path()).unwrap();
         let worst = r.values.iter().zip(&resumed.values).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(worst < 1e-5, "{worst}");
         let other_std: Vec<f32> = std.iter().map(|s| s * 2.0).collect();
-        assert!(compute(&base.generator, &base.delta_space, &codes, &other_std, &options, split.path()).is_err());
+        assert!(compute(&base, &codes, &other_std, &options, split.path()).is_err());
     }
 }

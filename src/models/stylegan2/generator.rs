@@ -8,7 +8,7 @@ use burn::tensor::Distribution;
 
 use super::StyleGan2Config;
 use super::mapping::MappingNetwork;
-use super::style_space::{StyleSpace, Styles};
+use super::style_space::{SLayers, StyleSpace, Styles};
 use super::styled_conv::StyledConv;
 use super::to_rgb::ToRGB;
 use crate::Result;
@@ -152,10 +152,19 @@ impl Generator {
         self.synthesis_styles(&self.styles(wplus), noise)
     }
 
-    /// DeltaEdit's decoding: S `[B, conv_dim]` (possibly edited) for the convs, w+ for ToRGB.
-    pub fn synthesis_s(&self, s: Tensor<2>, wplus: Tensor<3>, noise: &Noise) -> Result<Tensor<4>> {
-        let conv = self.style_space().split_conv(s)?;
-        Ok(self.synthesis_styles(&Styles { conv, rgb: self.rgb_styles(wplus) }, noise))
+    /// The S code covering `which` from w+.
+    pub fn s(&self, wplus: Tensor<3>, which: SLayers) -> Tensor<2> {
+        match which {
+            SLayers::Conv => Tensor::cat(self.conv_styles(wplus), 1),
+            SLayers::ConvAndToRgb => self.styles(wplus).s_code(which),
+        }
+    }
+
+    /// DeltaEdit's decoding: an S code covering `which` (possibly edited); the styles it does not
+    /// cover come from w+.
+    pub fn synthesis_s(&self, s: Tensor<2>, wplus: Tensor<3>, which: SLayers, noise: &Noise) -> Result<Tensor<4>> {
+        let styles = self.style_space().split_s(s, which, || self.rgb_styles(wplus))?;
+        Ok(self.synthesis_styles(&styles, noise))
     }
 
     /// Synthesis from a full S: conv styles `[B, conv_dim]` and ToRGB styles `[B, rgb_dim]`.

@@ -20,7 +20,7 @@ pub mod to_rgb;
 pub mod upfirdn;
 
 pub use generator::{Generator, Noise, Synthesis};
-pub use style_space::{ScaleGroup, ScaleGroups, StyleLayer, StyleLayerKind, StyleSpace, Styles};
+pub use style_space::{SLayers, ScaleGroup, ScaleGroups, StyleLayer, StyleLayerKind, StyleSpace, Styles};
 
 use crate::Error;
 

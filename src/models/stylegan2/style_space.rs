@@ -1,7 +1,8 @@
 //! The style space S (StyleSpace, Wu et al.): the per-layer outputs of the modulation layers.
 //! DeltaEdit's S is the concatenation of the conv layers' styles (6048 dims at 1024²); the ToRGB
-//! styles (3040 dims) are kept apart. This module describes the layout: which layer sits where,
-//! at which resolution, fed by which w+ row.
+//! styles (3040 dims) are kept apart. The StyleSpace paper's full S has both, in forward order
+//! ([`SLayers`]). This module describes the layout: which layer sits where, at which resolution,
+//! fed by which w+ row.
 use std::ops::Range;
 
 use burn::prelude::*;
@@ -15,6 +16,17 @@ pub enum StyleLayerKind {
     Conv,
     /// A ToRGB layer (`to_rgb1`, `to_rgbs.{j}`).
     ToRgb,
+}
+
+/// Which modulated layers an S code covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SLayers {
+    /// The conv layers: DeltaEdit's and StyleCLIP's S (fs3.npy's 6048 channels at 1024²); the ToRGB
+    /// styles come from w+.
+    Conv,
+    /// Conv and ToRGB layers in forward order (the StyleSpace paper's 9088 at 1024²): for a
+    /// generator that renders much through ToRGB (the built-in one draws its backgrounds there).
+    ConvAndToRgb,
 }
 
 /// One modulated layer of the synthesis network.
@@ -113,6 +125,45 @@ impl StyleSpace {
         layers
     }
 
+    /// The layers of an S code covering `which`, in the code's order.
+    pub fn s_layers(&self, which: SLayers) -> Vec<&StyleLayer> {
+        match which {
+            SLayers::Conv => self.conv.iter().collect(),
+            SLayers::ConvAndToRgb => self.forward_order(),
+        }
+    }
+
+    /// Width of an S code covering `which`.
+    pub fn s_dim(&self, which: SLayers) -> usize {
+        self.s_layers(which).iter().map(|l| l.channels).sum()
+    }
+
+    /// Splits an S code `[B, s_dim(which)]` into per-layer styles; with [`SLayers::Conv`] the
+    /// ToRGB styles are `rgb_from_wplus`.
+    pub fn split_s(&self, s: Tensor<2>, which: SLayers, rgb_from_wplus: impl FnOnce() -> Vec<Tensor<2>>) -> Result<Styles> {
+        match which {
+            SLayers::Conv => Ok(Styles { conv: self.split_conv(s)?, rgb: rgb_from_wplus() }),
+            SLayers::ConvAndToRgb => {
+                let [batch, width] = s.dims();
+                let expected = self.s_dim(which);
+                if width != expected {
+                    return Err(Error::Invalid(format!("S: width {width}, this generator expects {expected}")));
+                }
+                let (mut conv, mut rgb) = (Vec::new(), Vec::new());
+                let mut offset = 0;
+                for layer in self.forward_order() {
+                    let style = s.clone().slice([0..batch, offset..offset + layer.channels]);
+                    match layer.kind {
+                        StyleLayerKind::Conv => conv.push(style),
+                        StyleLayerKind::ToRgb => rgb.push(style),
+                    }
+                    offset += layer.channels;
+                }
+                Ok(Styles { conv, rgb })
+            }
+        }
+    }
+
     /// DeltaEdit's coarse / medium / fine split of S.
     pub fn scale_groups(&self) -> ScaleGroups {
         let group = |resolutions: Range<usize>| {
@@ -189,5 +240,19 @@ impl Styles {
     /// The ToRGB styles concatenated (`[B, 3040]` at 1024²).
     pub fn s_rgb(&self) -> Tensor<2> {
         Tensor::cat(self.rgb.clone(), 1)
+    }
+
+    /// The S code covering `which`.
+    pub fn s_code(&self, which: SLayers) -> Tensor<2> {
+        match which {
+            SLayers::Conv => self.s(),
+            SLayers::ConvAndToRgb => {
+                let mut forward = vec![self.conv[0].clone(), self.rgb[0].clone()];
+                for (j, rgb) in self.rgb.iter().enumerate().skip(1) {
+                    forward.extend([self.conv[2 * j - 1].clone(), self.conv[2 * j].clone(), rgb.clone()]);
+                }
+                Tensor::cat(forward, 1)
+            }
+        }
     }
 }
