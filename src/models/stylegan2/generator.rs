@@ -8,7 +8,7 @@ use burn::tensor::Distribution;
 
 use super::StyleGan2Config;
 use super::mapping::MappingNetwork;
-use super::style_space::{SLayers, StyleSpace, Styles};
+use super::style_space::{SLayers, StyleLayerKind, StyleSpace, Styles};
 use super::styled_conv::StyledConv;
 use super::to_rgb::ToRGB;
 use crate::Result;
@@ -154,10 +154,12 @@ impl Generator {
 
     /// The S code covering `which` from w+.
     pub fn s(&self, wplus: Tensor<3>, which: SLayers) -> Tensor<2> {
-        match which {
-            SLayers::Conv => Tensor::cat(self.conv_styles(wplus), 1),
-            SLayers::ConvAndToRgb => self.styles(wplus).s_code(which),
-        }
+        let styles = self.styles(wplus);
+        let space = self.style_space();
+        Tensor::cat(space.s_layers(which).into_iter().map(|l| match l.kind {
+            StyleLayerKind::Conv => styles.conv[l.index].clone(),
+            StyleLayerKind::ToRgb => styles.rgb[l.index].clone(),
+        }).collect(), 1)
     }
 
     /// DeltaEdit's decoding: an S code covering `which` (possibly edited); the styles it does not

@@ -151,7 +151,7 @@ impl StyleSpace {
                 }
                 let (mut conv, mut rgb) = (Vec::new(), Vec::new());
                 let mut offset = 0;
-                for layer in self.forward_order() {
+                for layer in self.s_layers(which) {
                     let style = s.clone().slice([0..batch, offset..offset + layer.channels]);
                     match layer.kind {
                         StyleLayerKind::Conv => conv.push(style),
@@ -240,19 +240,5 @@ impl Styles {
     /// The ToRGB styles concatenated (`[B, 3040]` at 1024²).
     pub fn s_rgb(&self) -> Tensor<2> {
         Tensor::cat(self.rgb.clone(), 1)
-    }
-
-    /// The S code covering `which`.
-    pub fn s_code(&self, which: SLayers) -> Tensor<2> {
-        match which {
-            SLayers::Conv => self.s(),
-            SLayers::ConvAndToRgb => {
-                let mut forward = vec![self.conv[0].clone(), self.rgb[0].clone()];
-                for (j, rgb) in self.rgb.iter().enumerate().skip(1) {
-                    forward.extend([self.conv[2 * j - 1].clone(), self.conv[2 * j].clone(), rgb.clone()]);
-                }
-                Tensor::cat(forward, 1)
-            }
-        }
     }
 }
