@@ -423,6 +423,10 @@ pub struct GanMetrics {
     pub judge_accuracy_min: f64,
     /// The same on the renders themselves, for reference.
     pub judge_accuracy_renders_min: f64,
+    /// How far the encoded w+ is from one w per portrait: the mean summed squared distance of a
+    /// portrait's rows from their mean, and of the portraits' mean rows from the overall mean.
+    pub wplus_layer_spread: f64,
+    pub wplus_portrait_spread: f64,
     /// Median ms per image at batch 1 on this machine's CPU (flex).
     pub inversion_ms: f64,
     pub synthesis_ms: f64,
@@ -445,10 +449,16 @@ pub fn evaluate(
     let renders: Vec<_> = (0..n).map(|i| sample(held_out_seed(i as u64), size, false)).collect();
     let images: Vec<RgbImage> = renders.iter().map(|s| s.image.clone()).collect();
     let mut reconstructions = Vec::with_capacity(n);
+    let mut codes = Vec::new();
     for chunk in images.chunks(100) {
         let wplus = encoder.encode(images_to_tensor(chunk, size, &device));
-        reconstructions.extend(tensor_to_images(generator.synthesis(wplus, &Noise::Stored)));
+        reconstructions.extend(tensor_to_images(generator.synthesis(wplus.clone(), &Noise::Stored)));
+        codes.push(wplus);
     }
+    let row_means = Tensor::cat(codes.clone(), 0).mean_dim(1);
+    let spread = |t: Tensor<3>| t.square().sum_dim(2).mean().into_scalar::<f32>() as f64;
+    let wplus_layer_spread = spread(Tensor::cat(codes, 0) - row_means.clone());
+    let wplus_portrait_spread = spread(row_means.clone() - row_means.mean_dim(0));
     let psnrs: Vec<f64> = images.iter().zip(&reconstructions).map(|(a, b)| psnr(a, b)).collect();
     let attributes: Vec<_> = renders.iter().map(|s| s.attributes).collect();
     let on_reconstructions = judge::accuracy(&judge.judge(&reconstructions), &attributes);
@@ -470,6 +480,8 @@ pub fn evaluate(
         judge_accuracy: accuracy_map(&on_reconstructions),
         judge_accuracy_min: min(&on_reconstructions),
         judge_accuracy_renders_min: min(&on_renders),
+        wplus_layer_spread,
+        wplus_portrait_spread,
         inversion_ms,
         synthesis_ms,
     };
