@@ -208,7 +208,6 @@ pub fn evaluate(mapper: &DeltaMapper, kind: MapperKind, codes: &LatentCodes, pai
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::models::mapper_config;
     use crate::engine::models::tiny_base;
     use crate::train::codes::{CodeSource, compute};
 
