@@ -292,16 +292,20 @@ pub fn train(cfg: &GanTraining, options: TrainOptions) -> Result<(Autoencoder, S
 
 /// The mean of the w+ rows of `n` training renders not seen in training, `[n, style_dim]`.
 fn encoded_w_bank(model: &Autoencoder, cfg: &GanTraining) -> Tensor<2> {
-    let size = cfg.generator.size as u32;
     let first = cfg.steps * cfg.batch;
-    let chunks: Vec<Tensor<2>> = (0..cfg.mapping.bank)
-        .collect::<Vec<_>>()
+    let wplus = encode_training_renders(&model.encoder, cfg.generator.size as u32, cfg.seed, first..first + cfg.mapping.bank);
+    wplus.mean_dim(1).squeeze_dim(1)
+}
+
+/// The encoder's w+ `[n, layers, w]` for the training renders `indices` of `seed`.
+fn encode_training_renders(encoder: &Encoder4Editing, size: u32, seed: u64, indices: std::ops::Range<usize>) -> Tensor<3> {
+    let device = encoder.latlayer1.weight.lazy_device();
+    let indices: Vec<usize> = indices.collect();
+    let chunks: Vec<Tensor<3>> = indices
         .chunks(128)
         .map(|chunk| {
-            let images: Vec<RgbImage> =
-                chunk.iter().map(|&i| sample(training_seed(cfg.seed, (first + i) as u64), size, false).image).collect();
-            let wplus = model.encoder.encode(images_to_tensor(&images, size, &model.encoder_device()));
-            wplus.mean_dim(1).squeeze_dim(1)
+            let images: Vec<RgbImage> = chunk.iter().map(|&i| sample(training_seed(seed, i as u64), size, false).image).collect();
+            encoder.encode(images_to_tensor(&images, size, &device))
         })
         .collect();
     Tensor::cat(chunks, 0)
@@ -455,9 +459,10 @@ pub fn evaluate(
         reconstructions.extend(tensor_to_images(generator.synthesis(wplus.clone(), &Noise::Stored)));
         codes.push(wplus);
     }
-    let row_means = Tensor::cat(codes.clone(), 0).mean_dim(1);
+    let codes = Tensor::cat(codes, 0);
+    let row_means = codes.clone().mean_dim(1);
     let spread = |t: Tensor<3>| t.square().sum_dim(2).mean().into_scalar::<f32>() as f64;
-    let wplus_layer_spread = spread(Tensor::cat(codes, 0) - row_means.clone());
+    let wplus_layer_spread = spread(codes - row_means.clone());
     let wplus_portrait_spread = spread(row_means.clone() - row_means.mean_dim(0));
     let psnrs: Vec<f64> = images.iter().zip(&reconstructions).map(|(a, b)| psnr(a, b)).collect();
     let attributes: Vec<_> = renders.iter().map(|s| s.attributes).collect();
@@ -517,10 +522,7 @@ pub struct WPlusPrior {
 impl WPlusPrior {
     /// Fits the prior to the codes of the first `n` (≥ 2) training renders of `seed`.
     pub fn fit(encoder: &Encoder4Editing, size: u32, seed: u64, n: usize) -> WPlusPrior {
-        let device = encoder.latlayer1.weight.lazy_device();
-        let images: Vec<RgbImage> = (0..n).map(|i| sample(training_seed(seed, i as u64), size, false).image).collect();
-        let codes: Vec<Tensor<3>> = images.chunks(128).map(|chunk| encoder.encode(images_to_tensor(chunk, size, &device))).collect();
-        let codes = Tensor::cat(codes, 0);
+        let codes = encode_training_renders(encoder, size, seed, 0..n);
         let [_, layers, dim] = codes.dims();
         let mean = codes.clone().mean_dim(0);
         let deviations = (codes - mean.clone()).reshape([n, layers * dim]).div_scalar((n as f64).sqrt());
@@ -607,8 +609,7 @@ mod tests {
         // Samples from the prior have the codes' mean and spread, per coordinate.
         let n = 200;
         let prior = WPlusPrior::fit(&encoder, 64, cfg.seed, n);
-        let images: Vec<RgbImage> = (0..n).map(|i| sample(training_seed(cfg.seed, i as u64), 64, false).image).collect();
-        let codes = encoder.encode(images_to_tensor(&images, 64, &Device::flex()));
+        let codes = encode_training_renders(&encoder, 64, cfg.seed, 0..n);
         let drawn = prior.sample(4000, 7);
         let coordinates = |codes: Tensor<3>| {
             let [n, layers, dim] = codes.dims();

@@ -141,27 +141,25 @@ impl StyleSpace {
     /// Splits an S code `[B, s_dim(which)]` into per-layer styles; with [`SLayers::Conv`] the
     /// ToRGB styles are `rgb_from_wplus`.
     pub fn split_s(&self, s: Tensor<2>, which: SLayers, rgb_from_wplus: impl FnOnce() -> Vec<Tensor<2>>) -> Result<Styles> {
-        match which {
-            SLayers::Conv => Ok(Styles { conv: self.split_conv(s)?, rgb: rgb_from_wplus() }),
-            SLayers::ConvAndToRgb => {
-                let [batch, width] = s.dims();
-                let expected = self.s_dim(which);
-                if width != expected {
-                    return Err(Error::Invalid(format!("S: width {width}, this generator expects {expected}")));
-                }
-                let (mut conv, mut rgb) = (Vec::new(), Vec::new());
-                let mut offset = 0;
-                for layer in self.s_layers(which) {
-                    let style = s.clone().slice([0..batch, offset..offset + layer.channels]);
-                    match layer.kind {
-                        StyleLayerKind::Conv => conv.push(style),
-                        StyleLayerKind::ToRgb => rgb.push(style),
-                    }
-                    offset += layer.channels;
-                }
-                Ok(Styles { conv, rgb })
-            }
+        let [batch, width] = s.dims();
+        let expected = self.s_dim(which);
+        if width != expected {
+            return Err(Error::Invalid(format!("S: width {width}, this generator expects {expected}")));
         }
+        let (mut conv, mut rgb) = (Vec::new(), Vec::new());
+        let mut offset = 0;
+        for layer in self.s_layers(which) {
+            let style = s.clone().slice([0..batch, offset..offset + layer.channels]);
+            match layer.kind {
+                StyleLayerKind::Conv => conv.push(style),
+                StyleLayerKind::ToRgb => rgb.push(style),
+            }
+            offset += layer.channels;
+        }
+        if which == SLayers::Conv {
+            rgb = rgb_from_wplus();
+        }
+        Ok(Styles { conv, rgb })
     }
 
     /// DeltaEdit's coarse / medium / fine split of S.
