@@ -26,6 +26,10 @@ pub struct Args {
     /// captions saying it).
     #[arg(long, default_value_t = ClipTraining::default().counterfactual_fraction)]
     counterfactual: f32,
+    /// LiT: first train the image tower this many steps on the factor labels, then lock it and
+    /// train only the text tower (and temperature) contrastively for --steps.
+    #[arg(long, default_value_t = ClipTraining::default().locked_image_steps)]
+    locked_image_steps: usize,
     /// The run directory (checkpoints, loss log).
     #[arg(long, default_value = "runs/clip")]
     run_dir: PathBuf,
@@ -59,6 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         lr: args.lr,
         workers: args.workers,
         counterfactual_fraction: args.counterfactual,
+        locked_image_steps: args.locked_image_steps,
         ..ClipTraining::default()
     };
     let (model, steps, wall_time_s, final_losses) = if args.export_latest {

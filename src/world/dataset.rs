@@ -42,14 +42,20 @@ pub fn sample(seed: u64, size: u32, supersample: bool) -> Sample {
 /// [`sample`] and the part mask of its render (at twice `size` when supersampled).
 pub fn sample_with_mask(seed: u64, size: u32, supersample: bool) -> (Sample, PartMask) {
     let attributes = sample_attributes(seed);
-    let (image, mask) = if supersample {
-        let big = render(seed, &attributes, size * 2);
+    let (image, mask) = render_sampled(seed, &attributes, size, supersample);
+    (Sample { seed, attributes, image }, mask)
+}
+
+/// The portrait of `seed` with `attributes` rendered as [`sample`] renders it, and its part mask
+/// (at twice `size` when supersampled).
+pub fn render_sampled(seed: u64, attributes: &Attributes, size: u32, supersample: bool) -> (RgbImage, PartMask) {
+    if supersample {
+        let big = render(seed, attributes, size * 2);
         (image::imageops::resize(&big.image, size, size, image::imageops::FilterType::Triangle), big.mask)
     } else {
-        let portrait = render(seed, &attributes, size);
+        let portrait = render(seed, attributes, size);
         (portrait.image, portrait.mask)
-    };
-    (Sample { seed, attributes, image }, mask)
+    }
 }
 
 /// The image degradations of training and of the degraded evaluation: blur, noise, colour
