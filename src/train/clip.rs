@@ -144,10 +144,8 @@ fn batch_tensors(batch: PairBatch, config: &ClipConfig, device: &Device) -> (Ten
 }
 
 /// open_clip's loss on a batch of matching pairs (row i of `pixels` goes with row i of `tokens`).
-/// With `image_locked`, no gradient reaches the image tower (LiT).
-pub fn contrastive_loss(model: &Clip, pixels: Tensor<4>, tokens: Tensor<2, Int>, image_locked: bool) -> Tensor<1> {
+pub fn contrastive_loss(model: &Clip, pixels: Tensor<4>, tokens: Tensor<2, Int>) -> Tensor<1> {
     let image = model.encode_image_normalized(pixels);
-    let image = if image_locked { image.detach() } else { image };
     let text = model.encode_text_normalized(tokens);
     let scale = model.logit_scale.val().clamp(0.0, MAX_LOG_LOGIT_SCALE).exp();
     symmetric_info_nce(image.matmul(text.transpose()) * scale.unsqueeze())
@@ -188,10 +186,14 @@ pub fn train(cfg: &ClipTraining, config: &ClipConfig, options: TrainOptions) -> 
     let tokenizer = std::sync::Arc::new(ClipTokenizer::new()?);
     let (batch_cfg, batch_config) = (cfg.clone(), config.clone());
     let batches = spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| make_batch(&batch_cfg, &batch_config, &tokenizer, step));
-    let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
+    let (trained, summary) = run.train(|step, Trainee { mut model, mut optim }| {
+        if image_locked {
+            // Untracked parameters: the tower's forward pass records no graph and gets no update.
+            model.visual = model.visual.no_grad();
+        }
         let batch = batches.recv().expect("the batch threads run until the last step")?;
         let (pixels, tokens) = batch_tensors(batch, config, &device);
-        let loss = contrastive_loss(&model, pixels, tokens, image_locked);
+        let loss = contrastive_loss(&model, pixels, tokens);
         let value = loss.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup, 0.02);
@@ -513,11 +515,11 @@ mod tests {
         let mut model = config.init(&device);
         let mut optim = optimizer();
         for _ in 0..30 {
-            let loss = contrastive_loss(&model, pixels.clone(), tokens.clone(), false);
+            let loss = contrastive_loss(&model, pixels.clone(), tokens.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(2e-3, model, grads);
         }
-        let last = contrastive_loss(&model, pixels, tokens, false).into_scalar::<f32>();
+        let last = contrastive_loss(&model, pixels, tokens).into_scalar::<f32>();
         let chance = (cfg.batch as f32).ln();
         assert!(last < 0.5 * chance, "loss {last}, chance {chance}");
     }
