@@ -12,11 +12,11 @@ ds=target/release/deltastudio
 export DELTASTUDIO_WEIGHTS="$PWD/weights"
 
 $ds world train-judge --steps 10000 --run-dir runs/judge --output weights/builtin/judge.safetensors --eval-n 2000
-# CLIP in two stages on one run dir: 1200 steps of plain (render, caption) pairs, then resumed to
-# 4000 steps with half of each batch counterfactual pairs (the second command warns that the
-# schedule's length changed: that is how the shipped weights were made).
-$ds train clip --steps 1200 --batch 128 --seed 0 --run-dir runs/clip --output weights/builtin/clip.safetensors --eval-n 1000
-$ds train clip --steps 4000 --batch 128 --seed 0 --counterfactual 0.5 --run-dir runs/clip --output weights/builtin/clip.safetensors --eval-n 1000
+# CLIP the LiT way: 1200 steps training the image tower on the factor labels, then 1200 steps of
+# (render, caption) pairs, half of each batch counterfactual, tuning the text tower to the locked
+# image tower.
+$ds train clip --locked-image-steps 1200 --steps 1200 --batch 128 --seed 0 --counterfactual 0.5 --run-dir runs/clip \
+  --output weights/builtin/clip.safetensors --eval-n 1000
 # The generator and encoder in two stages: 3400 steps of plain reconstruction loss, then 5000 more
 # from those files with new renders (seed 1), a lower learning rate and the small parts' pixels
 # weighted up (--detail-weight).
