@@ -66,13 +66,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         locked_image_steps: args.locked_image_steps,
         ..ClipTraining::default()
     };
-    let (model, steps, wall_time_s, final_losses) = if args.export_latest {
+    let (model, steps, wall_time_s, final_losses, image_tower) = if args.export_latest {
         let (step, model) = latest_checkpoint(&config, &args.run_dir)?.with_context(|| format!("no checkpoint in {}", args.run_dir.display()))?;
-        (model, step, None, None)
+        (model, step, None, None, None)
     } else {
         let options = TrainOptions { dir: args.run_dir.clone(), steps: args.steps, checkpoint_every: 100, log_every: 10, keep: 2, label: "clip".into() };
-        let (model, summary) = deltastudio::train::clip::train(&cfg, &config, options).context("training CLIP")?;
-        (model, summary.steps, Some(summary.wall_time_s), Some(summary.final_losses))
+        let (model, summary, image_tower) = deltastudio::train::clip::train(&cfg, &config, options).context("training CLIP")?;
+        (model, summary.steps, Some(summary.wall_time_s), Some(summary.final_losses), image_tower)
     };
     save_clip(&model, &args.output, &[("model", "deltastudio built-in CLIP".into()), ("steps", steps.to_string())])
         .with_context(|| format!("writing {}", args.output.display()))?;
@@ -90,6 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "pairs_seen": steps * cfg.batch,
         "wall_time_s": wall_time_s.map(|s| (s * 10.0).round() / 10.0),
         "final_losses": final_losses,
+        // The supervised image-tower stage (LiT), not counted in the fields above.
+        "image_tower_stage": image_tower,
         "logit_scale": model.logit_scale(),
         "evaluation": evaluation,
     });

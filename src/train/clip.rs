@@ -172,13 +172,16 @@ fn optimizer() -> burn::optim::ModuleOptimizer {
 
 /// Trains `config` (resuming from `options.dir` if it holds checkpoints) and returns the
 /// inference model. With [`ClipTraining::locked_image_steps`], the image tower's supervised
-/// stage runs first (in `options.dir`/image-tower, resumable too).
-pub fn train(cfg: &ClipTraining, config: &ClipConfig, options: TrainOptions) -> Result<(Clip, Summary)> {
+/// stage runs first (in `options.dir`/image-tower, resumable too) and its summary comes second.
+pub fn train(cfg: &ClipTraining, config: &ClipConfig, options: TrainOptions) -> Result<(Clip, Summary, Option<Summary>)> {
     let device = Device::flex().autodiff();
     let mut fresh_model = config.init(&device);
     let image_locked = cfg.locked_image_steps > 0;
+    let mut image_tower_summary = None;
     if image_locked {
-        fresh_model.visual = pretrain_image_tower(cfg, config, &options)?;
+        let (tower, summary) = pretrain_image_tower(cfg, config, &options)?;
+        fresh_model.visual = tower;
+        image_tower_summary = Some(summary);
     }
     let fresh = Trainee { model: fresh_model, optim: optimizer() };
     let options = TrainOptions { steps: cfg.steps, ..options };
@@ -201,7 +204,7 @@ pub fn train(cfg: &ClipTraining, config: &ClipConfig, options: TrainOptions) -> 
         let scale = model.logit_scale() as f64;
         Ok((Trainee { model, optim }, vec![("loss", value), ("logit_scale", scale)]))
     })?;
-    Ok((trained.model.valid(), summary))
+    Ok((trained.model.valid(), summary, image_tower_summary))
 }
 
 /// LiT's image model: the image tower with one linear classifier per factor on its embedding.
@@ -233,7 +236,7 @@ fn make_labelled_batch(cfg: &ClipTraining, size: usize, step: usize) -> Labelled
 
 /// Trains the image tower on the factor labels for `cfg.locked_image_steps` (resuming from its
 /// checkpoints) and returns it.
-fn pretrain_image_tower(cfg: &ClipTraining, config: &ClipConfig, options: &TrainOptions) -> Result<VisionTransformer> {
+fn pretrain_image_tower(cfg: &ClipTraining, config: &ClipConfig, options: &TrainOptions) -> Result<(VisionTransformer, Summary)> {
     let device = Device::flex().autodiff();
     let heads = Factor::ALL.iter().map(|f| LinearConfig::new(config.embed_dim, f.count()).init(&device)).collect();
     let fresh = Trainee { model: LabelledImageTower { tower: config.vision.init(&device), heads }, optim: optimizer() };
@@ -243,7 +246,7 @@ fn pretrain_image_tower(cfg: &ClipTraining, config: &ClipConfig, options: &Train
     let (batch_cfg, size) = (cfg.clone(), config.vision.image_size);
     let batches = spawn_ordered(run.start_step(), steps, cfg.workers, move |step| make_labelled_batch(&batch_cfg, size, step));
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let (trained, _) = run.train(|step, Trainee { model, mut optim }| {
+    let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let batch = batches.recv().expect("the batch threads run until the last step");
         let n = batch.labels.len() / Factor::ALL.len();
         let pixels = Tensor::<4>::from_data(TensorData::new(batch.pixels, [n, 3, size, size]), &device);
@@ -262,7 +265,7 @@ fn pretrain_image_tower(cfg: &ClipTraining, config: &ClipConfig, options: &Train
         let model = optim.step(cosine_lr(step, steps, cfg.lr, cfg.warmup, 0.02), model, grads);
         Ok((Trainee { model, optim }, vec![("factor_loss", value)]))
     })?;
-    Ok(trained.model.tower)
+    Ok((trained.model.tower, summary))
 }
 
 /// The model of the newest checkpoint in `dir` and its step, if there is one (to export a
@@ -532,10 +535,11 @@ mod tests {
         let config = tiny();
         let cfg = ClipTraining { batch: 6, steps: 3, locked_image_steps: 4, warmup: 1, ..ClipTraining::default() };
         let options = TrainOptions { dir: dir.path().to_path_buf(), steps: 3, checkpoint_every: 100, log_every: 1, keep: 1, label: "clip".into() };
-        let (model, _) = train(&cfg, &config, options.clone()).unwrap();
+        let (model, _, image_stage) = train(&cfg, &config, options.clone()).unwrap();
+        assert_eq!(image_stage.map(|s| s.steps), Some(4));
         // Reopening the finished supervised stage returns its tower without training.
-        let pretrained = pretrain_image_tower(&cfg, &config, &options).unwrap();
-        let values = |p: &burn::module::Param<Tensor<2>>| p.val().into_data().convert::<f32>().to_vec::<f32>().unwrap();
+        let (pretrained, _) = pretrain_image_tower(&cfg, &config, &options).unwrap();
+        let values = |p: &burn::module::Param<Tensor<2>>| p.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         assert_eq!(values(&model.visual.proj), values(&pretrained.proj));
         let log = std::fs::read_to_string(dir.path().join("image-tower/losses.jsonl")).unwrap();
         assert_eq!(log.lines().filter(|l| l.contains("factor_loss")).count(), 4);

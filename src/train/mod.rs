@@ -151,7 +151,8 @@ impl<S: Checkpoint> Run<S> {
         bar.set_prefix(options.label.clone());
         let began = Instant::now();
         let mut window: Vec<(&'static str, f64, usize)> = Vec::new();
-        let mut last_means: Vec<(String, f64)> = Vec::new();
+        // A run resumed at its end logs nothing new: its summary reports the log's last line.
+        let mut last_means = last_logged_means(&log_path);
         for index in start..options.steps {
             let (next, losses) = step(index, state)?;
             state = next;
@@ -193,6 +194,18 @@ impl<S: Checkpoint> Run<S> {
         };
         Ok((state, summary))
     }
+}
+
+/// The losses of the log's last line (empty if there is none).
+fn last_logged_means(log_path: &Path) -> Vec<(String, f64)> {
+    let text = std::fs::read_to_string(log_path).unwrap_or_default();
+    let Some(Ok(serde_json::Value::Object(line))) = text.lines().last().map(serde_json::from_str) else {
+        return Vec::new();
+    };
+    line.into_iter()
+        .filter(|(name, _)| name != "step" && name != "elapsed_s")
+        .filter_map(|(name, value)| Some((name, value.as_f64()?)))
+        .collect()
 }
 
 fn checkpoint_name(step: usize) -> String {
@@ -315,6 +328,16 @@ mod tests {
             .collect();
         kept.sort();
         assert_eq!(kept, ["step-0000003", "step-0000004", "step-0000006"], "the newest two and the one resumed from");
+
+        // Reopened at its end, the run trains nothing and reports what it logged last.
+        let fresh = Trainee { model: init.clone(), optim: AdamConfig::new().init() };
+        let (_, finished) = Run::open(options(split_dir.path(), 6), fresh).unwrap().train(|i, t| step(i, t, &device)).unwrap();
+        assert_eq!(finished.resumed_from, 6);
+        assert!(!finished.final_losses.is_empty());
+        for ((name, logged), (expected_name, expected)) in finished.final_losses.iter().zip(&summary.final_losses) {
+            assert_eq!(name, expected_name);
+            assert!((logged - expected).abs() <= 1e-12 * expected.abs(), "{name}: {logged} vs {expected}");
+        }
     }
 
     #[test]
