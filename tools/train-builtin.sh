@@ -12,10 +12,10 @@ ds=target/release/deltastudio
 export DELTASTUDIO_WEIGHTS="$PWD/weights"
 
 $ds world train-judge --steps 10000 --run-dir runs/judge --output weights/builtin/judge.safetensors --eval-n 2000
-# CLIP the LiT way: 1200 steps training the image tower on the factor labels, then 1200 steps of
+# CLIP the LiT way: 1200 steps training the image tower on the factor labels, then 600 steps of
 # (render, caption) pairs, half of each batch counterfactual, tuning the text tower to the locked
 # image tower.
-$ds train clip --locked-image-steps 1200 --steps 1200 --batch 128 --seed 0 --counterfactual 0.5 --run-dir runs/clip \
+$ds train clip --locked-image-steps 1200 --steps 600 --batch 128 --seed 0 --counterfactual 0.5 --run-dir runs/clip \
   --output weights/builtin/clip.safetensors --eval-n 1000
 # The generator and encoder in two stages: 3400 steps of plain reconstruction loss, then 5000 more
 # from those files with new renders (seed 1), a lower learning rate and the small parts' pixels
