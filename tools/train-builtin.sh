@@ -3,7 +3,7 @@
 # CLIP, the StyleGAN2 generator + e4e encoder, then (on those) the Delta Mapper, the
 # straightforward baseline and the relevance matrix. Every step resumes from its checkpoints in
 # runs/ when rerun. Wall times on the 2-core development machine (shared with other jobs) are in
-# each model's manifest (weights/builtin/*.json); the whole sequence took about 5.4 hours.
+# each model's manifest (weights/builtin/*.json); the whole sequence takes about 3.5 hours (docs/deltaedit_builtin.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked
