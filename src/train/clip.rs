@@ -177,12 +177,13 @@ pub fn train(cfg: &ClipTraining, config: &ClipConfig, options: TrainOptions) -> 
     let device = Device::flex().autodiff();
     let mut fresh_model = config.init(&device);
     let image_locked = cfg.locked_image_steps > 0;
-    let mut image_tower_summary = None;
-    if image_locked {
+    let image_tower_summary = if image_locked {
         let (tower, summary) = pretrain_image_tower(cfg, config, &options)?;
         fresh_model.visual = tower;
-        image_tower_summary = Some(summary);
-    }
+        Some(summary)
+    } else {
+        None
+    };
     let fresh = Trainee { model: fresh_model, optim: optimizer() };
     let options = TrainOptions { steps: cfg.steps, ..options };
     let run = Run::open(options, fresh)?;
