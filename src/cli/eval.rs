@@ -58,12 +58,18 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     bar.finish_and_clear();
 
     println!("method {}, strength {}, β {}, {} renders per edit ({:.0} s)", report.method, options.strength, options.beta, options.n, start.elapsed().as_secs_f64());
-    println!("{:<58} {:>8} {:>8} {:>9} {:>8}", "target (expect)", "accuracy", "preserve", "PSNR out", "ms/edit");
+    println!("{:<58} {:>8} {:>8} {:>9} {:>8}  {}", "target (expect)", "accuracy", "preserve", "PSNR out", "ms/edit", "least kept");
     for case in &report.cases {
         let expect: Vec<String> = case.expect.iter().map(|(f, v)| format!("{f}={v}")).collect();
         let label = format!("{} ({})", case.target, expect.join(", "));
+        let least_kept = case
+            .kept_by_factor
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(f, share)| format!("{f} {:.0}%", share * 100.0))
+            .unwrap_or_default();
         println!(
-            "{:<58} {:>7.1}% {:>7.1}% {:>9} {:>8.1}",
+            "{:<58} {:>7.1}% {:>7.1}% {:>9} {:>8.1}  {least_kept}",
             truncate(&label, 58),
             case.accuracy * 100.0,
             case.preservation * 100.0,

@@ -51,6 +51,12 @@ pub struct Args {
     /// Adam's learning rate on the raw EqualLinear parameters (official: 0.5).
     #[arg(long, default_value_t = MapperTraining::default().lr)]
     lr: f64,
+    /// The share of training pairs that are a render and its counterfactual twin (the same
+    /// portrait with one or two factors changed), so that the mapper also sees image deltas of
+    /// single edits, as text deltas are at inference. Built-in domain only; 0 (the default) is
+    /// the paper's uniform random pairs. The codes are then twin pairs (cached as codes-twins).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    twins: f32,
     /// Images per encoder/CLIP batch while computing the codes.
     #[arg(long, default_value_t = 64)]
     code_batch: usize,
@@ -101,20 +107,23 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         config.cond_dim
     );
 
-    let (train_source, val_source) = match args.domain {
-        Domain::Builtin => (CodeSource::TrainingRenders { seed: args.seed }, CodeSource::HeldOutRenders),
-        Domain::Ffhq => (CodeSource::Samples { seed: args.seed }, CodeSource::Samples { seed: !args.seed }),
+    let (train_source, val_source) = match (args.domain, args.twins > 0.0) {
+        (Domain::Builtin, false) => (CodeSource::TrainingRenders { seed: args.seed }, CodeSource::HeldOutRenders),
+        (Domain::Builtin, true) => (CodeSource::TrainingTwins { seed: args.seed }, CodeSource::HeldOutRenders),
+        (Domain::Ffhq, false) => (CodeSource::Samples { seed: args.seed }, CodeSource::Samples { seed: !args.seed }),
+        (Domain::Ffhq, true) => anyhow::bail!("--twins needs renders of one portrait with a factor changed; only the built-in domain has them"),
     };
+    let train_name = if args.twins > 0.0 { "codes-twins" } else { "codes-train" };
     let codes_started = Instant::now();
     let train_fingerprint = CodesFingerprint::of(&base, train_source, args.images)?;
     let val_fingerprint = CodesFingerprint { source: val_source, len: args.val_images, ..train_fingerprint.clone() };
-    let train_codes = load_or_compute(&codes_dir, "codes-train", &base, &train_fingerprint, args.code_batch)
+    let train_codes = load_or_compute(&codes_dir, train_name, &base, &train_fingerprint, args.code_batch)
         .context("computing the training codes")?;
     let val_codes = load_or_compute(&codes_dir, "codes-val", &base, &val_fingerprint, args.code_batch)
         .context("computing the validation codes")?;
     let codes_time = codes_started.elapsed().as_secs_f64();
 
-    let cfg = MapperTraining { seed: args.seed, steps: args.steps, batch: args.batch, lr: args.lr, kind };
+    let cfg = MapperTraining { seed: args.seed, steps: args.steps, batch: args.batch, lr: args.lr, kind, twins: args.twins };
     let options = TrainOptions {
         dir: run_dir.clone(),
         steps: args.steps,
@@ -126,8 +135,9 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
     let (mapper, summary) = train(&cfg, &config, &train_codes, options, &device.clone().autodiff()).context("training the mapper")?;
     let mapper = mapper.valid();
 
-    let validation = evaluate(&mapper, kind, &val_codes, 4096, &device);
-    let training_fit = evaluate(&mapper, kind, &train_codes, 4096, &device);
+    // Validation on uniform pairs of held-out renders, comparable between pairings.
+    let validation = evaluate(&mapper, kind, &val_codes, 4096, 0.0, &device);
+    let training_fit = evaluate(&mapper, kind, &train_codes, 4096, args.twins, &device);
     println!(
         "validation: MSE {:.4} (no edit: {:.4}), cosine {:.4}; training pairs: MSE {:.4}, cosine {:.4}",
         validation.mse, validation.zero_edit_mse, validation.cosine, training_fit.mse, training_fit.cosine
@@ -176,6 +186,13 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         "sha256": sha256_file(&output)?,
     });
     write_manifest(&output.with_extension("json"), &manifest)
+}
+
+fn share(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected a share in [0, 1], got {text:?}")),
+    }
 }
 
 /// ‖b(x) − a(x)‖ / ‖a(x)‖ over 256 validation pairs.

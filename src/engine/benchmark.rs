@@ -93,6 +93,9 @@ pub struct CaseReport {
     pub n: usize,
     pub accuracy: f64,
     pub preservation: f64,
+    /// Per other factor, the share of renders on which the judge sees it unchanged: which
+    /// factors an edit drags along.
+    pub kept_by_factor: BTreeMap<String, f64>,
     /// NaN (null in JSON) when the edited parts cover the whole image.
     pub psnr_outside_db: f64,
     pub ms_per_edit: f64,
@@ -180,6 +183,7 @@ pub fn run(
 
         let (mut hits, mut kept, mut psnr) = (0usize, 0.0f64, 0.0f64);
         let others: Vec<Factor> = Factor::ALL.into_iter().filter(|f| expected.iter().all(|(e, _)| e != f)).collect();
+        let mut kept_counts = vec![0usize; others.len()];
         for ((&p, image), verdict) in chosen.iter().zip(&edited).zip(&after) {
             let subject = &subjects[p];
             let seen = verdict.attributes;
@@ -187,6 +191,9 @@ pub fn run(
                 hits += 1;
             }
             let before = verdict_cache[&subject.seed];
+            for (count, &f) in kept_counts.iter_mut().zip(&others) {
+                *count += usize::from(seen.get(f) == before.get(f));
+            }
             kept += others.iter().filter(|&&f| seen.get(f) == before.get(f)).count() as f64 / others.len().max(1) as f64;
             let target = expected.iter().fold(subject.attributes, |a, &(f, v)| a.with(f, v));
             let target_mask = render(subject.seed, &target, SIZE).mask;
@@ -200,6 +207,7 @@ pub fn run(
             n: chosen.len(),
             accuracy: hits as f64 / n,
             preservation: kept / n,
+            kept_by_factor: others.iter().zip(&kept_counts).map(|(f, &c)| (f.name().to_string(), c as f64 / n)).collect(),
             psnr_outside_db: psnr / n,
             ms_per_edit,
         });

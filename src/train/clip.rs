@@ -107,8 +107,7 @@ fn make_batch(cfg: &ClipTraining, config: &ClipConfig, tokenizer: &ClipTokenizer
         // (No draw when off: a run without pairs sees the batches it always saw.)
         if cfg.counterfactual_fraction > 0.0 && i + 1 < cfg.batch && rng.chance(cfg.counterfactual_fraction) {
             let factor = *rng.pick(&Factor::ALL);
-            let other = (attributes.get(factor) + 1 + rng.below(factor.count() - 1)) % factor.count();
-            let changed = attributes.with(factor, other);
+            let changed = attributes.with_other_value(factor, &mut rng);
             // The twin is rendered and degraded exactly like the original, so that the factor is
             // the only thing that tells their pixels apart (a different blur or colour jitter
             // would change far more pixels than a smile does).

@@ -11,7 +11,10 @@ use crate::models::stylegan2::{Noise, SLayers};
 use crate::weights::checkpoint::Checkpoint;
 use crate::weights::registry::sha256_file;
 use crate::weights::writer::{Precision, TensorWriter};
-use crate::world::dataset::{held_out_seed, sample, training_seed};
+use crate::world::dataset::{held_out_seed, training_seed};
+use crate::world::factors::{Attributes, Factor};
+use crate::world::render::render;
+use crate::world::sample_attributes;
 use crate::world::rng::Rng;
 use crate::{Error, Result};
 
@@ -23,6 +26,10 @@ pub enum CodeSource {
     /// distribution), inverted by the encoder; CLIP sees the render itself, as DeltaEdit's
     /// `inference_real.py` feeds CLIP the input image and not its reconstruction.
     TrainingRenders { seed: u64 },
+    /// Counterfactual twins of training renders, inverted the same way: code 2k is the render of
+    /// `training_seed(seed, k)`, code 2k + 1 the same portrait with one or two factors at other
+    /// values ([`twin_attributes`]). Only the built-in domain can render such pairs.
+    TrainingTwins { seed: u64 },
     /// Held-out renders (`held_out_seed(i)`), inverted the same way: for validation.
     HeldOutRenders,
     /// `generate_codes.py`: z ~ N(0, I) → w (truncation 1) → w+ → S, and CLIP of the synthesis
@@ -195,12 +202,16 @@ pub fn compute(base: &GanBase, source: CodeSource, len: usize, batch: usize) -> 
     for start in (0..len).step_by(batch.max(1)) {
         let indices: Vec<u64> = (start as u64..(start + batch).min(len) as u64).collect();
         let (wplus, image) = match source {
-            CodeSource::TrainingRenders { .. } | CodeSource::HeldOutRenders => {
-                let seeds = indices.iter().map(|&i| match source {
-                    CodeSource::TrainingRenders { seed } => training_seed(seed, i),
-                    _ => held_out_seed(i),
+            CodeSource::TrainingRenders { .. } | CodeSource::TrainingTwins { .. } | CodeSource::HeldOutRenders => {
+                let portraits = indices.iter().map(|&i| match source {
+                    CodeSource::TrainingRenders { seed } => portrait(training_seed(seed, i)),
+                    CodeSource::TrainingTwins { seed } => {
+                        let (seed, attributes) = portrait(training_seed(seed, i / 2));
+                        (seed, if i % 2 == 1 { twin_attributes(seed, attributes) } else { attributes })
+                    }
+                    _ => portrait(held_out_seed(i)),
                 });
-                let image = renders(seeds, size, &device);
+                let image = renders(portraits, size, &device);
                 (base.encoder.encode(image.clone()), image)
             }
             CodeSource::Samples { seed } => {
@@ -225,13 +236,31 @@ fn to_vec(t: Tensor<1>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor data")
 }
 
-/// The renders of `seeds` at `size`² as [B, 3, size, size] in [−1, 1].
-fn renders(seeds: impl Iterator<Item = u64>, size: usize, device: &Device) -> Tensor<4> {
+/// The portrait of `seed` as the dataset samples it.
+fn portrait(seed: u64) -> (u64, Attributes) {
+    (seed, sample_attributes(seed))
+}
+
+/// The twin of the portrait of `seed`: one or two of its factors at other values, everything
+/// else (pose, proportions, nuisances) the same.
+pub fn twin_attributes(seed: u64, attributes: Attributes) -> Attributes {
+    let mut rng = Rng::stream(seed, 0x7477_696e);
+    let first = *rng.pick(&Factor::ALL);
+    let twin = attributes.with_other_value(first, &mut rng);
+    if rng.chance(0.5) {
+        let second = Factor::ALL[(first as usize + 1 + rng.below(Factor::ALL.len() - 1)) % Factor::ALL.len()];
+        return twin.with_other_value(second, &mut rng);
+    }
+    twin
+}
+
+/// The renders of `portraits` at `size`² as [B, 3, size, size] in [−1, 1].
+fn renders(portraits: impl Iterator<Item = (u64, Attributes)>, size: usize, device: &Device) -> Tensor<4> {
     let plane = size * size;
     let mut data = Vec::new();
     let mut count = 0;
-    for seed in seeds {
-        let image = sample(seed, size as u32, false).image;
+    for (seed, attributes) in portraits {
+        let image = render(seed, &attributes, size as u32).image;
         for c in 0..3 {
             data.extend(image.pixels().map(|p| p.0[c] as f32 / 127.5 - 1.0));
         }
@@ -286,6 +315,28 @@ pub(crate) mod tests {
         assert!(load_or_compute(dir.path(), "codes", &base, &other, 2).is_err(), "a cache of other codes is not reused");
         let other = CodesFingerprint { s_layers: SLayers::Conv, ..fingerprint };
         assert!(load_or_compute(dir.path(), "codes", &base, &other, 2).is_err(), "nor a cache of another S layout");
+    }
+
+    #[test]
+    fn twins_change_one_or_two_factors_and_twin_codes_pair_them() {
+        let mut changed = [0usize; 3];
+        for seed in 0..200 {
+            let attributes = sample_attributes(seed);
+            let twin = twin_attributes(seed, attributes);
+            let differ = Factor::ALL.iter().filter(|&&f| twin.get(f) != attributes.get(f)).count();
+            assert!((1..=2).contains(&differ), "seed {seed}: {differ} factors changed");
+            changed[differ] += 1;
+        }
+        assert!(changed[1] > 60 && changed[2] > 60, "{changed:?}");
+
+        let device = Device::flex();
+        let base = tiny_base(&device);
+        let twins = compute(&base, CodeSource::TrainingTwins { seed: 3 }, 4, 4).unwrap();
+        let renders = compute(&base, CodeSource::TrainingRenders { seed: 3 }, 2, 2).unwrap();
+        let row = twins.s_dim;
+        assert_eq!(&twins.s[..row], &renders.s[..row], "code 0 is training render 0");
+        assert_eq!(&twins.s[2 * row..3 * row], &renders.s[row..2 * row], "code 2 is training render 1");
+        assert_ne!(&twins.s[..row], &twins.s[row..2 * row], "code 1 is its twin");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Text-free training of the Delta Mapper (paper 000 §3.2; official `scripts/train.py` and
 //! `datasets/train_dataset.py`).
 //!
-//! Each sample pairs code i with a partner j drawn uniformly from all codes (j may equal i). The
+//! Each sample pairs code i with a partner j drawn uniformly from all codes (j may equal i), or,
+//! for a share `twins` of the samples on counterfactual-twin codes, with its twin (a departure
+//! from the paper for the built-in domain, whose renderer can change one factor alone). The
 //! mapper reads s_i and a condition and is supervised with the target Δs = s_j − s_i by
 //! MSE + (1 − cosine). Adam at lr 0.5 on the raw EqualLinear parameters (lr_mul 0.01 scales them
 //! at run time), batch 64, no schedule, no weight decay, PyTorch's Adam ε = 1e-8.
@@ -34,12 +36,15 @@ pub struct MapperTraining {
     pub batch: usize,
     pub lr: f64,
     pub kind: MapperKind,
+    /// The share of pairs that are a code and its counterfactual twin (codes 2k, 2k + 1 of
+    /// [`super::codes::CodeSource::TrainingTwins`]); 0 for the paper's uniform pairs.
+    pub twins: f32,
 }
 
 impl Default for MapperTraining {
     /// The official settings; the step count is the caller's (201,562 for 258k FFHQ codes).
     fn default() -> Self {
-        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit }
+        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0 }
     }
 }
 
@@ -83,13 +88,20 @@ pub fn mapper_loss(pred: Tensor<2>, target: Tensor<2>) -> MapperLoss {
 pub struct PairSampler {
     seed: u64,
     len: usize,
+    twins: f32,
     epoch: usize,
     permutation: Vec<usize>,
 }
 
 impl PairSampler {
+    /// Uniform partners.
     pub fn new(seed: u64, len: usize) -> Self {
-        let mut sampler = PairSampler { seed, len, epoch: usize::MAX, permutation: Vec::new() };
+        Self::with_twins(seed, len, 0.0)
+    }
+
+    /// The twin as partner for a share `twins` of the samples (codes in twin pairs: 2k, 2k + 1).
+    pub fn with_twins(seed: u64, len: usize, twins: f32) -> Self {
+        let mut sampler = PairSampler { seed, len, twins, epoch: usize::MAX, permutation: Vec::new() };
         sampler.enter_epoch(0);
         sampler
     }
@@ -114,8 +126,12 @@ impl PairSampler {
         for b in 0..batch {
             let k = step * batch + b;
             self.enter_epoch(k / self.len);
-            sources.push(self.permutation[k % self.len]);
-            partners.push(Rng::stream(self.seed ^ 0x7061_7274, k as u64).below(self.len));
+            let source = self.permutation[k % self.len];
+            let mut rng = Rng::stream(self.seed ^ 0x7061_7274, k as u64);
+            // (No draw when off: uniform runs keep the pairs they always had.)
+            let twin = self.twins > 0.0 && rng.chance(self.twins) && (source ^ 1) < self.len;
+            sources.push(source);
+            partners.push(if twin { source ^ 1 } else { rng.below(self.len) });
         }
         (sources, partners)
     }
@@ -159,7 +175,7 @@ pub fn train(
     let optim = AdamConfig::new().with_epsilon(1e-8).init();
     let fresh = Trainee { model: config.init(device), optim };
     let run = Run::open(TrainOptions { steps: cfg.steps, ..options }, fresh)?;
-    let mut sampler = PairSampler::new(cfg.seed, codes.len);
+    let mut sampler = PairSampler::with_twins(cfg.seed, codes.len, cfg.twins);
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let (sources, partners) = sampler.batch(step, cfg.batch);
         let (s_i, cond, target) = pair_batch(codes, cfg.kind, &sources, &partners, device);
@@ -176,8 +192,8 @@ pub fn train(
     Ok((trained.model, summary))
 }
 
-/// Mean loss terms of `mapper` on `pairs` fixed random pairs of `codes` (for validation), and
-/// the MSE of predicting no edit at all for scale.
+/// Mean loss terms of `mapper` on `pairs` fixed pairs of `codes` (for validation; partners
+/// uniform, or twins for a share `twins`), and the MSE of predicting no edit at all for scale.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Evaluation {
     pub pairs: usize,
@@ -186,8 +202,8 @@ pub struct Evaluation {
     pub zero_edit_mse: f64,
 }
 
-pub fn evaluate(mapper: &DeltaMapper, kind: MapperKind, codes: &LatentCodes, pairs: usize, device: &Device) -> Evaluation {
-    let mut sampler = PairSampler::new(0x7661_6c, codes.len);
+pub fn evaluate(mapper: &DeltaMapper, kind: MapperKind, codes: &LatentCodes, pairs: usize, twins: f32, device: &Device) -> Evaluation {
+    let mut sampler = PairSampler::with_twins(0x7661_6c, codes.len, twins);
     let chunk = 256;
     let (mut mse, mut cosine, mut zero, mut seen) = (0.0, 0.0, 0.0, 0);
     for (step, start) in (0..pairs).step_by(chunk).enumerate() {
@@ -224,6 +240,22 @@ mod tests {
         let mut b = PairSampler::new(7, 10);
         assert_eq!(b.batch(2, 4), (s2, a.batch(2, 4).1));
         assert_eq!(b.batch(0, 4), (s0, p0));
+    }
+
+    #[test]
+    fn twin_pairs_take_the_neighbouring_code_at_the_asked_share() {
+        let mut sampler = PairSampler::with_twins(3, 1000, 0.5);
+        let (sources, partners) = sampler.batch(0, 1000);
+        let twins = sources.iter().zip(&partners).filter(|&(s, p)| *p == s ^ 1).count();
+        // About half twins; uniform partners hit the twin 1 time in 1000.
+        assert!((430..=570).contains(&twins), "{twins} twin pairs of 1000");
+        let mut uniform = PairSampler::new(3, 1000);
+        let (_, partners) = uniform.batch(0, 1000);
+        assert!(sources.iter().zip(&partners).filter(|&(s, p)| *p == s ^ 1).count() < 10);
+        // An odd count: the last code has no twin and gets a uniform partner.
+        let mut odd = PairSampler::with_twins(3, 3, 1.0);
+        let (sources, partners) = odd.batch(0, 30);
+        assert!(sources.iter().zip(&partners).all(|(&s, &p)| p < 3 && (s == 2 || p == s ^ 1)));
     }
 
     #[test]
@@ -279,7 +311,7 @@ mod tests {
             assert_eq!(loss.len(), 3);
             assert!(loss[2] < loss[0] && cosine[2] > cosine[0] + 0.05, "{kind:?}: loss {loss:?}, cosine {cosine:?}");
             assert_eq!(summary.steps, 60);
-            let eval = evaluate(&mapper.valid(), kind, &codes, 64, &device);
+            let eval = evaluate(&mapper.valid(), kind, &codes, 64, 0.0, &device);
             assert!(eval.cosine > 0.1 && eval.mse.is_finite() && eval.zero_edit_mse > 0.0, "{kind:?}: {eval:?}");
         }
     }

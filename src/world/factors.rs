@@ -187,6 +187,12 @@ impl Attributes {
         self
     }
 
+    /// The same portrait with `factor` at another value, drawn uniformly from the others.
+    pub fn with_other_value(self, factor: Factor, rng: &mut Rng) -> Self {
+        let other = (self.get(factor) + 1 + rng.below(factor.count() - 1)) % factor.count();
+        self.with(factor, other)
+    }
+
     pub fn value_name(&self, factor: Factor) -> &'static str {
         factor.values()[self.get(factor)]
     }
