@@ -18,7 +18,7 @@ fn accuracy(method: Method, target: &str, factor: &str, value: &str, strength: f
     let models = Arc::new(GanModels::load(&weights, Domain::Builtin, method, &device).expect("the built-in models ship in weights/builtin"));
     let judge = Judge::load(&find(&weights, JUDGE_FILE).unwrap(), &device).unwrap();
     let case = PromptCase { source: None, target: target.into(), expect: BTreeMap::from([(factor.into(), value.into())]) };
-    let options = BenchmarkOptions { n: 12, strength, beta: Domain::Builtin.default_beta(), refine_steps: 0 };
+    let options = BenchmarkOptions { n: 12, strength, beta: Domain::Builtin.default_beta(), refine_steps: 0, keep_unedited: None };
     benchmark::run(models, &judge, &[case], options, &device, |_, _| {}).unwrap().accuracy
 }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use deltastudio::device::{self, DevicePreference};
 use deltastudio::engine::benchmark::{self, BenchmarkOptions};
+use deltastudio::engine::composite::CompositeOptions;
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::gan::Method;
 use deltastudio::engine::models::{GanModels, find};
@@ -32,6 +33,16 @@ pub struct Args {
     /// Per-image latent refinement: optimisation steps on w+ after the encoder.
     #[arg(long, default_value_t = 0)]
     refine: usize,
+    /// Keep the input's pixels wherever the edit leaves the synthesis unchanged (the editor's
+    /// "keep unedited pixels"); without it the edit is judged on the synthesis, as in the paper.
+    #[arg(long)]
+    keep_unedited: bool,
+    /// With --keep-unedited: the change (fraction of full scale) below which a pixel is unedited.
+    #[arg(long, requires = "keep_unedited", default_value_t = CompositeOptions::default().below)]
+    mask_below: f32,
+    /// With --keep-unedited: the change from which a pixel shows the edit alone.
+    #[arg(long, requires = "keep_unedited", default_value_t = CompositeOptions::default().above)]
+    mask_above: f32,
     /// Also write the full report as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -49,6 +60,11 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
         strength: args.strength,
         beta: args.beta.unwrap_or(Domain::Builtin.default_beta()),
         refine_steps: args.refine,
+        keep_unedited: args.keep_unedited.then_some(CompositeOptions {
+            below: args.mask_below,
+            above: args.mask_above,
+            ..CompositeOptions::default()
+        }),
     };
 
     let bar = ProgressBar::new(cases.len() as u64);
@@ -57,7 +73,15 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     let report = benchmark::run(Arc::new(models), &judge, &cases, options, &device, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
 
-    println!("method {}, strength {}, β {}, {} renders per edit ({:.0} s)", report.method, options.strength, options.beta, options.n, start.elapsed().as_secs_f64());
+    let output = if options.keep_unedited.is_some() { ", unedited pixels kept" } else { "" };
+    println!(
+        "method {}, strength {}, β {}{output}, {} renders per edit ({:.0} s)",
+        report.method,
+        options.strength,
+        options.beta,
+        options.n,
+        start.elapsed().as_secs_f64()
+    );
     println!("{:<58} {:>8} {:>8} {:>9} {:>8}  {}", "target (expect)", "accuracy", "preserve", "PSNR out", "ms/edit", "least kept");
     for case in &report.cases {
         let expect: Vec<String> = case.expect.iter().map(|(f, v)| format!("{f}={v}")).collect();

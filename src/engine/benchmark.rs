@@ -15,6 +15,7 @@ use std::time::Instant;
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
+use super::composite::CompositeOptions;
 use super::gan::TextEdit;
 use super::models::GanModels;
 use super::session::{EditSession, EditStack};
@@ -83,6 +84,9 @@ pub struct BenchmarkOptions {
     pub beta: f32,
     /// Per-image latent refinement steps after the encoder (0: encoder only).
     pub refine_steps: usize,
+    /// Keep the input's pixels where the edit changes nothing (`super::composite`); None shows
+    /// the synthesis alone, as the paper does.
+    pub keep_unedited: Option<CompositeOptions>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,7 +173,11 @@ pub fn run(
         let mut edited = Vec::with_capacity(chosen.len());
         let start = Instant::now();
         for &p in &chosen {
-            edited.push(subjects[p].session.render(&stack)?);
+            let session = &mut subjects[p].session;
+            edited.push(match &options.keep_unedited {
+                Some(composite) => session.render_keeping_unedited(&stack, composite)?,
+                None => session.render(&stack)?,
+            });
         }
         let ms_per_edit = start.elapsed().as_secs_f64() * 1000.0 / chosen.len() as f64;
 

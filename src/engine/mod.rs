@@ -4,6 +4,7 @@ pub mod delta_space;
 pub mod models;
 pub mod gan;
 pub mod session;
+pub mod composite;
 pub mod recipe;
 pub mod export;
 pub mod benchmark;

@@ -14,6 +14,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
+use super::composite::{CompositeOptions, keep_unedited};
 use super::gan::{Direction, TextEdit, direction};
 use super::models::GanModels;
 use crate::models::stylegan2::{Generator, Noise};
@@ -70,8 +71,12 @@ pub struct Inversion {
 
 pub struct EditSession {
     models: Arc<GanModels>,
+    /// The inverted image, for edits that keep its unedited pixels.
+    input: RgbImage,
     inversion: Inversion,
     directions: HashMap<(String, String), Direction>,
+    /// The synthesis of the unedited inversion, rendered on first use.
+    reconstruction: Option<RgbImage>,
 }
 
 impl EditSession {
@@ -97,7 +102,7 @@ impl EditSession {
         progress: &mut dyn FnMut(usize) -> bool,
     ) -> Result<EditSession> {
         let inversion = invert(&models, image, steps, device, progress)?;
-        Ok(EditSession { models, inversion, directions: HashMap::new() })
+        Ok(EditSession { models, input: image.clone(), inversion, directions: HashMap::new(), reconstruction: None })
     }
 
     pub fn inversion(&self) -> &Inversion {
@@ -156,6 +161,17 @@ impl EditSession {
 
     pub fn render(&mut self, stack: &EditStack) -> Result<RgbImage> {
         Ok(to_rgb_image(self.render_tensor(stack)?))
+    }
+
+    /// `render`, with the input's own pixels wherever the edit leaves the synthesis unchanged
+    /// (`super::composite`).
+    pub fn render_keeping_unedited(&mut self, stack: &EditStack, options: &CompositeOptions) -> Result<RgbImage> {
+        let edited = self.render(stack)?;
+        if self.reconstruction.is_none() {
+            self.reconstruction = Some(self.render(&EditStack::default())?);
+        }
+        let reconstruction = self.reconstruction.as_ref().expect("rendered above");
+        Ok(keep_unedited(&self.input, &edited, reconstruction, options))
     }
 
     /// `frames` renders of `stack` with its blend's λ evenly from 0 to 1 (the blend's own λ is
@@ -277,6 +293,24 @@ mod tests {
         assert_close(s, session.inversion().s.clone());
         let reconstruction = session.render(&EditStack::default()).unwrap();
         assert_eq!(session.render(&EditStack::single(edit("a face with red hair", 0.0, 0.0))).unwrap(), reconstruction);
+    }
+
+    #[test]
+    fn keeping_unedited_pixels_gives_the_input_at_strength_zero() {
+        let mut session = session(Method::DeltaEdit);
+        let input = sample(held_out_seed(3), 64, false).image;
+        let options = CompositeOptions::default();
+        let unedited = session.render_keeping_unedited(&EditStack::single(edit("a face with red hair", 0.0, 0.0)), &options).unwrap();
+        assert_eq!(unedited, input);
+        let strong = EditStack::single(edit("a face with red hair", 50.0, 0.0));
+        let edited = session.render(&strong).unwrap();
+        let kept = session.render_keeping_unedited(&strong, &options).unwrap();
+        // Every pixel lies between the input and the edited synthesis.
+        for ((k, i), e) in kept.pixels().zip(input.pixels()).zip(edited.pixels()) {
+            for c in 0..3 {
+                assert!(k[c] >= i[c].min(e[c]) && k[c] <= i[c].max(e[c]), "{k:?} outside {i:?}..{e:?}");
+            }
+        }
     }
 
     #[test]

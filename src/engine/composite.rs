@@ -1,0 +1,105 @@
+//! Keeping the input's own pixels where an edit does not change the synthesis.
+//!
+//! An inversion never reproduces its image exactly (the built-in encoder blurs small parts; e4e
+//! trades detail for editability), so showing the edited synthesis everywhere also loses what the
+//! edit never meant to touch. The edit's region is where the edited synthesis differs from the
+//! unedited one (the reconstruction): there the edited synthesis is shown, elsewhere the input,
+//! with a soft mask in between. At strength 0 the result is the input itself.
+use image::{ImageBuffer, Luma, RgbImage};
+
+/// A soft mask in [0, 1], one value per pixel.
+pub type Mask = ImageBuffer<Luma<f32>, Vec<f32>>;
+
+/// Where an edit counts as changing the picture.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CompositeOptions {
+    /// Largest per-channel change (fraction of full scale) still taken as no change.
+    pub below: f32,
+    /// Change (fraction of full scale) from which the edited synthesis is shown alone.
+    pub above: f32,
+    /// Blur of the change map before thresholding, as a fraction of the image side: closes holes
+    /// in flat parts of an edited region and softens the seam.
+    pub blur: f32,
+}
+
+impl Default for CompositeOptions {
+    fn default() -> Self {
+        CompositeOptions { below: 0.03, above: 0.10, blur: 0.02 }
+    }
+}
+
+/// The mask of pixels `edited` changes relative to `reconstruction` (same size).
+pub fn edit_mask(edited: &RgbImage, reconstruction: &RgbImage, options: &CompositeOptions) -> Mask {
+    assert_eq!(edited.dimensions(), reconstruction.dimensions(), "the edit and its reconstruction come from one generator");
+    let change: Mask = ImageBuffer::from_fn(edited.width(), edited.height(), |x, y| {
+        let (a, b) = (edited.get_pixel(x, y).0, reconstruction.get_pixel(x, y).0);
+        let largest = (0..3).map(|c| (a[c] as f32 - b[c] as f32).abs()).fold(0.0, f32::max);
+        Luma([largest / 255.0])
+    });
+    let sigma = options.blur * edited.width().max(edited.height()) as f32;
+    let change = if sigma > 0.0 { image::imageops::blur(&change, sigma) } else { change };
+    let span = (options.above - options.below).max(f32::EPSILON);
+    ImageBuffer::from_fn(change.width(), change.height(), |x, y| {
+        let t = ((change.get_pixel(x, y).0[0] - options.below) / span).clamp(0.0, 1.0);
+        Luma([t * t * (3.0 - 2.0 * t)])
+    })
+}
+
+/// `input` where the edit changes nothing, `edited` where it does. `input` is resized to the
+/// synthesis size when it differs.
+pub fn keep_unedited(input: &RgbImage, edited: &RgbImage, reconstruction: &RgbImage, options: &CompositeOptions) -> RgbImage {
+    let mask = edit_mask(edited, reconstruction, options);
+    let resized;
+    let input = if input.dimensions() == edited.dimensions() {
+        input
+    } else {
+        resized = image::imageops::resize(input, edited.width(), edited.height(), image::imageops::FilterType::Triangle);
+        &resized
+    };
+    RgbImage::from_fn(edited.width(), edited.height(), |x, y| {
+        let m = mask.get_pixel(x, y).0[0];
+        let (a, b) = (input.get_pixel(x, y).0, edited.get_pixel(x, y).0);
+        image::Rgb(std::array::from_fn(|c| (a[c] as f32 * (1.0 - m) + b[c] as f32 * m).round() as u8))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(size: u32, value: [u8; 3]) -> RgbImage {
+        RgbImage::from_pixel(size, size, image::Rgb(value))
+    }
+
+    #[test]
+    fn unchanged_synthesis_gives_the_input_and_a_changed_square_the_edit() {
+        let input = flat(32, [200, 10, 10]);
+        let reconstruction = flat(32, [180, 30, 30]);
+        let options = CompositeOptions::default();
+        assert_eq!(keep_unedited(&input, &reconstruction, &reconstruction, &options), input, "no edit: the input itself");
+
+        let mut edited = reconstruction.clone();
+        for y in 8..24 {
+            for x in 8..24 {
+                edited.put_pixel(x, y, image::Rgb([0, 0, 255]));
+            }
+        }
+        let out = keep_unedited(&input, &edited, &reconstruction, &options);
+        assert_eq!(out.get_pixel(16, 16).0, [0, 0, 255], "inside the edit: the edited synthesis");
+        assert_eq!(out.get_pixel(1, 1).0, [200, 10, 10], "far outside: the input");
+        let seam = out.get_pixel(7, 16).0;
+        assert!(seam != [0, 0, 255] && seam != [200, 10, 10], "a soft seam: {seam:?}");
+    }
+
+    #[test]
+    fn small_drift_stays_below_the_threshold_and_the_input_is_resized() {
+        let reconstruction = flat(16, [100, 100, 100]);
+        let drifted = flat(16, [104, 98, 100]);
+        let mask = edit_mask(&drifted, &reconstruction, &CompositeOptions::default());
+        assert!(mask.pixels().all(|p| p.0[0] == 0.0), "a 1.6 % drift is no edit");
+        let big_input = flat(64, [7, 8, 9]);
+        let out = keep_unedited(&big_input, &drifted, &reconstruction, &CompositeOptions::default());
+        assert_eq!(out.dimensions(), (16, 16));
+        assert_eq!(out.get_pixel(3, 3).0, [7, 8, 9]);
+    }
+}
