@@ -178,6 +178,10 @@ impl EditorApp {
             if ui.button("+ Add edit").clicked() {
                 self.document.edits.push(EditEntry::new("", domain.default_beta()));
             }
+            ui.checkbox(&mut self.document.keep_unedited, "Keep unedited pixels").on_hover_text(
+                "Show the input's own pixels wherever the edits leave the picture unchanged: the inversion's blur \
+                 stays out of the parts no edit touches.",
+            );
             ui.separator();
 
             let interpolation = &mut self.document.interpolation;

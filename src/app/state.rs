@@ -5,6 +5,7 @@
 //! text field focused), so a slider drag or a typed prompt is one undo step, not one per frame.
 use serde::{Deserialize, Serialize};
 
+use crate::engine::composite::CompositeOptions;
 use crate::engine::gan::TextEdit;
 use crate::engine::session::{Blend, EditStack, StackedEdit};
 
@@ -58,6 +59,9 @@ pub struct Interpolation {
 pub struct Document {
     pub edits: Vec<EditEntry>,
     pub interpolation: Interpolation,
+    /// Show the input wherever the edits change nothing (`EditStack::keep_unedited`).
+    #[serde(default)]
+    pub keep_unedited: bool,
 }
 
 impl Document {
@@ -70,6 +74,7 @@ impl Document {
                 b: EditEntry::new("", beta),
                 lambda: 0.5,
             },
+            keep_unedited: false,
         }
     }
 
@@ -87,7 +92,7 @@ impl Document {
             (true, Some(a), Some(b)) => Some(Blend { a, b, lambda: i.lambda }),
             _ => None,
         };
-        EditStack { edits, blend }
+        EditStack { edits, blend, keep_unedited: self.keep_unedited.then(CompositeOptions::default) }
     }
 
     /// The document that renders `stack` (a recipe being reopened).
@@ -104,6 +109,7 @@ impl Document {
                 lambda: blend.lambda,
             };
         }
+        document.keep_unedited = stack.keep_unedited.is_some();
         document
     }
 }
@@ -199,7 +205,9 @@ mod tests {
             b: EditEntry::new("a face with a hat", 0.05),
             lambda: 0.25,
         };
+        document.keep_unedited = true;
         let stack = document.stack();
+        assert_eq!(stack.keep_unedited, Some(CompositeOptions::default()));
         assert_eq!(Document::from_stack(&stack, 0.05).stack(), stack);
     }
 

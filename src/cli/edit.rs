@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use burn::prelude::Device;
 use deltastudio::device::{self, DevicePreference};
 use deltastudio::engine::align::{DEFAULT_FEATHER, FaceLandmarks, Quad, align, paste_back};
+use deltastudio::engine::composite::CompositeOptions;
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::export::{read_recipe, side_by_side_scaled, strip, write_png};
 use deltastudio::engine::gan::{Method, TextEdit};
@@ -33,7 +34,7 @@ pub struct Args {
     size: u32,
     /// Replay the recipe embedded in a PNG that DeltaStudio exported: same input (its hash is
     /// checked), models, edits and layout.
-    #[arg(long, value_name = "PNG", conflicts_with_all = ["input", "seed", "edit", "target", "interpolate", "source", "beta", "domain", "method", "refine", "reconstruction"])]
+    #[arg(long, value_name = "PNG", conflicts_with_all = ["input", "seed", "edit", "target", "interpolate", "source", "beta", "domain", "method", "refine", "reconstruction", "keep_unedited"])]
     recipe: Option<PathBuf>,
     /// An edit, "target[:strength]", e.g. "a face with a smile:0.5" (repeatable: edits stack).
     #[arg(long, value_name = "TARGET[:STRENGTH]")]
@@ -74,6 +75,10 @@ pub struct Args {
     /// reconstructions, slower inversion).
     #[arg(long, default_value_t = 0)]
     refine: usize,
+    /// Keep the input's own pixels wherever the edits leave the synthesis unchanged: the
+    /// inversion's blur and lost detail stay out of the parts the edit does not touch.
+    #[arg(long)]
+    keep_unedited: bool,
     /// Also save the reconstruction (the inversion without edits) here (one input only).
     #[arg(long, value_name = "PNG")]
     reconstruction: Option<PathBuf>,
@@ -211,7 +216,8 @@ fn stack_and_layout(args: &Args) -> anyhow::Result<(EditStack, Layout)> {
         bail!("nothing to do: give --edit, --target or --interpolate");
     }
     let layout = if blend.is_some() { Layout::InterpolationStrip { frames: args.steps } } else { Layout::Single };
-    Ok((EditStack { edits, blend }, layout))
+    let keep_unedited = args.keep_unedited.then(CompositeOptions::default);
+    Ok((EditStack { edits, blend, keep_unedited }, layout))
 }
 
 /// The images to edit and their outputs; `true` for a batch (several images or a folder), whose

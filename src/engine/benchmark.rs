@@ -169,15 +169,11 @@ pub fn run(
         }
 
         let edit = TextEdit { source: case.source.clone(), target: case.target.clone(), strength: options.strength, beta: options.beta };
-        let stack = EditStack::single(edit);
+        let stack = EditStack { keep_unedited: options.keep_unedited, ..EditStack::single(edit) };
         let mut edited = Vec::with_capacity(chosen.len());
         let start = Instant::now();
         for &p in &chosen {
-            let session = &mut subjects[p].session;
-            edited.push(match &options.keep_unedited {
-                Some(composite) => session.render_keeping_unedited(&stack, composite)?,
-                None => session.render(&stack)?,
-            });
+            edited.push(subjects[p].session.render(&stack)?);
         }
         let ms_per_edit = start.elapsed().as_secs_f64() * 1000.0 / chosen.len() as f64;
 

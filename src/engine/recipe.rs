@@ -194,6 +194,9 @@ impl Recipe {
             pairs.push(("Lambda", lambda));
         }
         pairs.push(("Refine steps", self.refine_steps.to_string()));
+        if self.stack.keep_unedited.is_some() {
+            pairs.push(("Unedited pixels", "kept".to_string()));
+        }
         pairs.push(("Input", quoted(self.input.describe())));
         pairs.push(("Input hash", short_hash(&self.input_sha256).to_string()));
         let models = self.models.iter().map(|m| format!("{}: {}", m.name, short_hash(&m.sha256))).collect::<Vec<_>>();
@@ -228,6 +231,7 @@ impl Recipe {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::engine::composite::CompositeOptions;
     use crate::engine::session::{Blend, StackedEdit};
 
     fn edit(target: &str, strength: f32) -> TextEdit {
@@ -244,6 +248,7 @@ pub(crate) mod tests {
                 StackedEdit { edit: edit("a bald face", 2.0), enabled: false },
             ],
             blend: Some(Blend { a: edit("a smiling face", 0.5), b: edit("a face, frowning", 1.5), lambda: 0.25 }),
+            keep_unedited: Some(CompositeOptions::default()),
         };
         let models = vec![ModelFile { name: "stylegan2.safetensors".into(), sha256: "0123456789abcdef".repeat(4) }];
         Recipe::new(Domain::Builtin, Method::DeltaEdit, input, &image, models, 3, stack)
@@ -288,6 +293,7 @@ pub(crate) mod tests {
             "Beta: \"0.05, 0.05, 0.05\"",
             "Lambda: 0.25",
             "Refine steps: 3",
+            "Unedited pixels: kept",
             "Input: built-in portrait seed 7 at 64x64",
             "Model hashes: \"stylegan2.safetensors: 0123456789\"",
             &format!("Version: DeltaStudio {}", env!("CARGO_PKG_VERSION")),

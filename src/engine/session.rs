@@ -40,11 +40,15 @@ pub struct Blend {
 pub struct EditStack {
     pub edits: Vec<StackedEdit>,
     pub blend: Option<Blend>,
+    /// Show the input's own pixels wherever the edits leave the synthesis unchanged
+    /// (`super::composite`); None shows the synthesis alone, as the paper does.
+    #[serde(default)]
+    pub keep_unedited: Option<CompositeOptions>,
 }
 
 impl EditStack {
     pub fn single(edit: TextEdit) -> EditStack {
-        EditStack { edits: vec![StackedEdit { edit, enabled: true }], blend: None }
+        EditStack { edits: vec![StackedEdit { edit, enabled: true }], ..EditStack::default() }
     }
 
     /// Every edit with the weight its Δs gets: its strength, times 1 − λ or λ in the blend.
@@ -159,16 +163,14 @@ impl EditSession {
         base.generator.synthesis_s(s, self.inversion.wplus.clone(), base.domain.s_layers(), &Noise::Stored)
     }
 
+    /// The synthesis of `stack`, or with `stack.keep_unedited` the input wherever it changes nothing.
     pub fn render(&mut self, stack: &EditStack) -> Result<RgbImage> {
-        Ok(to_rgb_image(self.render_tensor(stack)?))
-    }
-
-    /// `render`, with the input's own pixels wherever the edit leaves the synthesis unchanged
-    /// (`super::composite`).
-    pub fn render_keeping_unedited(&mut self, stack: &EditStack, options: &CompositeOptions) -> Result<RgbImage> {
-        let edited = self.render(stack)?;
+        let edited = to_rgb_image(self.render_tensor(stack)?);
+        let Some(options) = &stack.keep_unedited else {
+            return Ok(edited);
+        };
         if self.reconstruction.is_none() {
-            self.reconstruction = Some(self.render(&EditStack::default())?);
+            self.reconstruction = Some(to_rgb_image(self.render_tensor(&EditStack::default())?));
         }
         let reconstruction = self.reconstruction.as_ref().expect("rendered above");
         Ok(keep_unedited(&self.input, &edited, reconstruction, options))
@@ -183,7 +185,7 @@ impl EditSession {
         (0..frames)
             .map(|i| {
                 let lambda = if frames > 1 { i as f32 / (frames - 1) as f32 } else { 0.0 };
-                let at = EditStack { edits: stack.edits.clone(), blend: Some(Blend { lambda, ..blend.clone() }) };
+                let at = EditStack { blend: Some(Blend { lambda, ..blend.clone() }), ..stack.clone() };
                 self.render(&at)
             })
             .collect()
@@ -299,12 +301,11 @@ mod tests {
     fn keeping_unedited_pixels_gives_the_input_at_strength_zero() {
         let mut session = session(Method::DeltaEdit);
         let input = sample(held_out_seed(3), 64, false).image;
-        let options = CompositeOptions::default();
-        let unedited = session.render_keeping_unedited(&EditStack::single(edit("a face with red hair", 0.0, 0.0)), &options).unwrap();
-        assert_eq!(unedited, input);
-        let strong = EditStack::single(edit("a face with red hair", 50.0, 0.0));
-        let edited = session.render(&strong).unwrap();
-        let kept = session.render_keeping_unedited(&strong, &options).unwrap();
+        let keeping = |edit| EditStack { keep_unedited: Some(CompositeOptions::default()), ..EditStack::single(edit) };
+        assert_eq!(session.render(&keeping(edit("a face with red hair", 0.0, 0.0))).unwrap(), input);
+        let strong = edit("a face with red hair", 50.0, 0.0);
+        let edited = session.render(&EditStack::single(strong.clone())).unwrap();
+        let kept = session.render(&keeping(strong)).unwrap();
         // Every pixel lies between the input and the edited synthesis.
         for ((k, i), e) in kept.pixels().zip(input.pixels()).zip(edited.pixels()) {
             for c in 0..3 {
@@ -334,7 +335,7 @@ mod tests {
                 StackedEdit { edit: b.clone(), enabled: true },
                 StackedEdit { edit: edit("a face with a hat", 2.0, 0.0), enabled: false },
             ],
-            blend: None,
+            ..EditStack::default()
         };
         let stacked = session.edited_s(&stack).unwrap();
         let da = session.edited_s(&EditStack::single(a)).unwrap() - session.inversion().s.clone();
@@ -347,7 +348,7 @@ mod tests {
         for method in [Method::DeltaEdit, Method::Global] {
             let mut session = session(method);
             let (a, b) = (edit("a face with red hair", 1.0, 0.0), edit("a face with blue hair", 0.5, 0.0));
-            let blend = |lambda| EditStack { edits: vec![], blend: Some(Blend { a: a.clone(), b: b.clone(), lambda }) };
+            let blend = |lambda| EditStack { blend: Some(Blend { a: a.clone(), b: b.clone(), lambda }), ..EditStack::default() };
             assert_eq!(session.render(&blend(0.0)).unwrap(), session.render(&EditStack::single(a.clone())).unwrap());
             assert_eq!(session.render(&blend(1.0)).unwrap(), session.render(&EditStack::single(b.clone())).unwrap());
             let middle = session.edited_s(&blend(0.25)).unwrap();
@@ -360,7 +361,7 @@ mod tests {
     fn interpolation_frames_run_from_edit_a_to_edit_b() {
         let mut session = session(Method::DeltaEdit);
         let (a, b) = (edit("a face with red hair", 1.0, 0.0), edit("a face with blue hair", 2.0, 0.0));
-        let stack = EditStack { edits: vec![], blend: Some(Blend { a: a.clone(), b: b.clone(), lambda: 0.3 }) };
+        let stack = EditStack { blend: Some(Blend { a: a.clone(), b: b.clone(), lambda: 0.3 }), ..EditStack::default() };
         let frames = session.interpolation_frames(&stack, 4).unwrap();
         assert_eq!(frames.len(), 4);
         assert_eq!(frames[0], session.render(&EditStack::single(a)).unwrap());
