@@ -16,12 +16,14 @@ for index in "${@:-4}"; do
   edit() { $ds edit --seed "$seed" "$@"; }
   $ds world render --seed "$seed" -o "$d/0.png"
   edit --target "a face with a smile" --reconstruction "$d/1.png" -o "$d/2.png"
-  edit --target "a face wearing sunglasses" -o "$d/3.png"
-  edit --target "a face with a beard" -o "$d/4.png"
-  edit --target "a face with red hair" -o "$d/5.png"
-  edit --target "a face on a blue background" -o "$d/6.png"
-  edit --target "a face wearing sunglasses" --method straightforward -o "$d/7.png"
-  edit --target "a face on a blue background" --method global -o "$d/8.png"
-  rows+=("$d"/[0-8].png)
+  edit --target "a face with closed eyes" -o "$d/3.png"
+  edit --target "a face wearing sunglasses" -o "$d/4.png"
+  edit --target "a face wearing sunglasses" --keep-unedited -o "$d/5.png"
+  edit --target "a face with a beard" -o "$d/6.png"
+  edit --target "a face with red hair" -o "$d/7.png"
+  edit --target "a face on a blue background" -o "$d/8.png"
+  edit --target "a face wearing sunglasses" --method straightforward -o "$d/9.png"
+  edit --target "a face on a blue background" --method global -o "$d/10.png"
+  rows+=("$d"/{0..10}.png)
 done
-montage "${rows[@]}" -filter point -resize 192x192 -tile 9x -geometry +2+2 "$out"
+montage "${rows[@]}" -filter point -resize 160x160 -tile 11x -geometry +2+2 "$out"

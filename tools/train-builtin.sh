@@ -23,6 +23,8 @@ $ds train clip --locked-image-steps 1200 --steps 600 --batch 128 --seed 0 --coun
 $ds train gan --steps 3400 --run-dir runs/gan --output-dir weights/builtin --eval-n 500 --sheets-dir docs
 $ds train gan --steps 5000 --lr 5e-4 --seed 1 --detail-weight 4 --init-from weights/builtin --run-dir runs/gan-detail \
   --output-dir weights/builtin --eval-n 500 --sheets-dir docs
-$ds --device cpu train mapper --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
-$ds --device cpu train mapper --straightforward --images 12000 --steps 30000 --run-dir runs/mapper-straightforward --codes runs/codes
+# The mapper and the straightforward baseline on renders paired half with their counterfactual
+# twins (one or two factors changed), half uniformly as in the paper (--twins 0.5).
+$ds --device cpu train mapper --twins 0.5 --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
+$ds --device cpu train mapper --straightforward --twins 0.5 --images 12000 --steps 30000 --run-dir runs/mapper-straightforward --codes runs/codes
 $ds --device cpu train relevance --images 32 --std-images 12000 --codes runs/codes --run-dir runs/relevance
