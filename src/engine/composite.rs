@@ -5,6 +5,8 @@
 //! edit never meant to touch. The edit's region is where the edited synthesis differs from the
 //! unedited one (the reconstruction): there the edited synthesis is shown, elsewhere the input,
 //! with a soft mask in between. At strength 0 the result is the input itself.
+use std::borrow::Cow;
+
 use image::{ImageBuffer, Luma, RgbImage};
 
 /// A soft mask in [0, 1], one value per pixel.
@@ -45,18 +47,19 @@ pub fn edit_mask(edited: &RgbImage, reconstruction: &RgbImage, options: &Composi
     })
 }
 
-/// `input` where the edit changes nothing, `edited` where it does. `input` is resized to the
-/// synthesis size when it differs.
+/// `input` where the edit changes nothing, `edited` where it does, at the input's size: a
+/// synthesis smaller than the input is upscaled with its mask, so untouched parts keep the
+/// input's full resolution.
 pub fn keep_unedited(input: &RgbImage, edited: &RgbImage, reconstruction: &RgbImage, options: &CompositeOptions) -> RgbImage {
     let mask = edit_mask(edited, reconstruction, options);
-    let resized;
-    let input = if input.dimensions() == edited.dimensions() {
-        input
+    let (width, height) = input.dimensions();
+    let (edited, mask) = if edited.dimensions() == (width, height) {
+        (Cow::Borrowed(edited), mask)
     } else {
-        resized = image::imageops::resize(input, edited.width(), edited.height(), image::imageops::FilterType::Triangle);
-        &resized
+        let filter = image::imageops::FilterType::Triangle;
+        (Cow::Owned(image::imageops::resize(edited, width, height, filter)), image::imageops::resize(&mask, width, height, filter))
     };
-    RgbImage::from_fn(edited.width(), edited.height(), |x, y| {
+    RgbImage::from_fn(width, height, |x, y| {
         let m = mask.get_pixel(x, y).0[0];
         let (a, b) = (input.get_pixel(x, y).0, edited.get_pixel(x, y).0);
         image::Rgb(std::array::from_fn(|c| (a[c] as f32 * (1.0 - m) + b[c] as f32 * m).round() as u8))
@@ -92,14 +95,27 @@ mod tests {
     }
 
     #[test]
-    fn small_drift_stays_below_the_threshold_and_the_input_is_resized() {
+    fn small_drift_stays_below_the_threshold() {
         let reconstruction = flat(16, [100, 100, 100]);
         let drifted = flat(16, [104, 98, 100]);
         let mask = edit_mask(&drifted, &reconstruction, &CompositeOptions::default());
         assert!(mask.pixels().all(|p| p.0[0] == 0.0), "a 1.6 % drift is no edit");
-        let big_input = flat(64, [7, 8, 9]);
-        let out = keep_unedited(&big_input, &drifted, &reconstruction, &CompositeOptions::default());
-        assert_eq!(out.dimensions(), (16, 16));
-        assert_eq!(out.get_pixel(3, 3).0, [7, 8, 9]);
+    }
+
+    #[test]
+    fn a_larger_input_keeps_its_size_and_its_untouched_pixels() {
+        let mut input = flat(64, [7, 8, 9]);
+        input.put_pixel(1, 1, image::Rgb([250, 250, 250]));
+        let reconstruction = flat(16, [100, 100, 100]);
+        let mut edited = reconstruction.clone();
+        for y in 8..16 {
+            for x in 8..16 {
+                edited.put_pixel(x, y, image::Rgb([0, 255, 0]));
+            }
+        }
+        let out = keep_unedited(&input, &edited, &reconstruction, &CompositeOptions::default());
+        assert_eq!(out.dimensions(), (64, 64));
+        assert_eq!(out.get_pixel(1, 1).0, [250, 250, 250], "the input's own detail, at its resolution");
+        assert_eq!(out.get_pixel(56, 56).0, [0, 255, 0], "the upscaled edit");
     }
 }
