@@ -1,6 +1,7 @@
 //! Times the GAN path of the editor on the built-in models (flex unless `--device` says
 //! otherwise): the inversion of a render, a text edit with a new prompt (text features, mapper,
-//! synthesis), and a slider step (strength changes: synthesis only, everything else cached).
+//! synthesis), a slider step (strength changes: synthesis only, everything else cached), and
+//! keeping the unedited pixels at the FFHQ size.
 //!
 //!     CARGO_TARGET_DIR=/work/main/target cargo run --release --example bench_edit [-- RUNS]
 mod common;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use burn::prelude::*;
 use common::Timings;
+use deltastudio::engine::composite::{CompositeOptions, keep_unedited};
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::gan::{Method, TextEdit};
 use deltastudio::engine::models::GanModels;
@@ -41,5 +43,12 @@ fn main() -> deltastudio::Result<()> {
         session.render(&EditStack::single(edit("a face with a smile".into(), strength)))
     });
     println!("slider step (strength; synthesis only): {t:.2}");
+
+    // Keeping the unedited pixels of a 1024² photo crop (the FFHQ size): the mask and the blend.
+    let input = sample(held_out_seed(1), 1024, false).image;
+    let (reconstruction, edited) = (sample(held_out_seed(0), 1024, false).image, sample(held_out_seed(2), 1024, false).image);
+    let options = CompositeOptions::default();
+    let t = Timings::measure(2, runs, || keep_unedited(&input, &edited, &reconstruction, &options));
+    println!("keep unedited pixels, 1024² synthesis and input: {t:.2}");
     Ok(())
 }

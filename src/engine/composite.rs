@@ -30,21 +30,40 @@ impl Default for CompositeOptions {
     }
 }
 
-/// The mask of pixels `edited` changes relative to `reconstruction` (same size).
+/// The side the change map is measured at, at most: the mask is smooth, so a 1024² synthesis
+/// need not be blurred at full size on every slider step.
+const MASK_SIDE: u32 = 128;
+
+/// The mask of pixels `edited` changes relative to `reconstruction` (same size), at the size of
+/// the synthesis.
 pub fn edit_mask(edited: &RgbImage, reconstruction: &RgbImage, options: &CompositeOptions) -> Mask {
     assert_eq!(edited.dimensions(), reconstruction.dimensions(), "the edit and its reconstruction come from one generator");
-    let change: Mask = ImageBuffer::from_fn(edited.width(), edited.height(), |x, y| {
-        let (a, b) = (edited.get_pixel(x, y).0, reconstruction.get_pixel(x, y).0);
+    let (width, height) = edited.dimensions();
+    let scale = (MASK_SIDE as f32 / width.max(height) as f32).min(1.0);
+    let (small_width, small_height) = (((width as f32 * scale).round() as u32).max(1), ((height as f32 * scale).round() as u32).max(1));
+    let (a, b) = (resized(edited, small_width, small_height), resized(reconstruction, small_width, small_height));
+    let change: Mask = ImageBuffer::from_fn(small_width, small_height, |x, y| {
+        let (a, b) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
         let largest = (0..3).map(|c| (a[c] as f32 - b[c] as f32).abs()).fold(0.0, f32::max);
         Luma([largest / 255.0])
     });
-    let sigma = options.blur * edited.width().max(edited.height()) as f32;
+    let sigma = options.blur * small_width.max(small_height) as f32;
     let change = if sigma > 0.0 { image::imageops::blur(&change, sigma) } else { change };
     let span = (options.above - options.below).max(f32::EPSILON);
-    ImageBuffer::from_fn(change.width(), change.height(), |x, y| {
+    let mask = ImageBuffer::from_fn(small_width, small_height, |x, y| {
         let t = ((change.get_pixel(x, y).0[0] - options.below) / span).clamp(0.0, 1.0);
         Luma([t * t * (3.0 - 2.0 * t)])
-    })
+    });
+    if scale < 1.0 { image::imageops::resize(&mask, width, height, image::imageops::FilterType::Triangle) } else { mask }
+}
+
+/// `image` at `width`×`height`, borrowed when it already is.
+fn resized(image: &RgbImage, width: u32, height: u32) -> Cow<'_, RgbImage> {
+    if image.dimensions() == (width, height) {
+        Cow::Borrowed(image)
+    } else {
+        Cow::Owned(image::imageops::resize(image, width, height, image::imageops::FilterType::Triangle))
+    }
 }
 
 /// `input` where the edit changes nothing, `edited` where it does, at the input's size: a
@@ -53,11 +72,11 @@ pub fn edit_mask(edited: &RgbImage, reconstruction: &RgbImage, options: &Composi
 pub fn keep_unedited(input: &RgbImage, edited: &RgbImage, reconstruction: &RgbImage, options: &CompositeOptions) -> RgbImage {
     let mask = edit_mask(edited, reconstruction, options);
     let (width, height) = input.dimensions();
-    let (edited, mask) = if edited.dimensions() == (width, height) {
-        (Cow::Borrowed(edited), mask)
+    let edited = resized(edited, width, height);
+    let mask = if mask.dimensions() == (width, height) {
+        mask
     } else {
-        let filter = image::imageops::FilterType::Triangle;
-        (Cow::Owned(image::imageops::resize(edited, width, height, filter)), image::imageops::resize(&mask, width, height, filter))
+        image::imageops::resize(&mask, width, height, image::imageops::FilterType::Triangle)
     };
     RgbImage::from_fn(width, height, |x, y| {
         let m = mask.get_pixel(x, y).0[0];
@@ -100,6 +119,21 @@ mod tests {
         let drifted = flat(16, [104, 98, 100]);
         let mask = edit_mask(&drifted, &reconstruction, &CompositeOptions::default());
         assert!(mask.pixels().all(|p| p.0[0] == 0.0), "a 1.6 % drift is no edit");
+    }
+
+    #[test]
+    fn a_large_synthesis_gets_a_mask_of_its_own_size() {
+        let reconstruction = flat(512, [100, 100, 100]);
+        let mut edited = reconstruction.clone();
+        for y in 256..512 {
+            for x in 256..512 {
+                edited.put_pixel(x, y, image::Rgb([200, 100, 100]));
+            }
+        }
+        let mask = edit_mask(&edited, &reconstruction, &CompositeOptions::default());
+        assert_eq!(mask.dimensions(), (512, 512));
+        assert_eq!(mask.get_pixel(400, 400).0[0], 1.0);
+        assert_eq!(mask.get_pixel(100, 100).0[0], 0.0);
     }
 
     #[test]
