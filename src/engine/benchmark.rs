@@ -185,7 +185,7 @@ pub fn run(
         }
         let after = judge.judge(&edited);
 
-        let (mut hits, mut kept, mut psnr) = (0usize, 0.0f64, 0.0f64);
+        let (mut hits, mut psnr) = (0usize, 0.0f64);
         let others: Vec<Factor> = Factor::ALL.into_iter().filter(|f| expected.iter().all(|(e, _)| e != f)).collect();
         let mut kept_counts = vec![0usize; others.len()];
         for ((&p, image), verdict) in chosen.iter().zip(&edited).zip(&after) {
@@ -198,7 +198,6 @@ pub fn run(
             for (count, &f) in kept_counts.iter_mut().zip(&others) {
                 *count += usize::from(seen.get(f) == before.get(f));
             }
-            kept += others.iter().filter(|&&f| seen.get(f) == before.get(f)).count() as f64 / others.len().max(1) as f64;
             let target = expected.iter().fold(subject.attributes, |a, &(f, v)| a.with(f, v));
             let target_mask = render(subject.seed, &target, SIZE).mask;
             psnr += psnr_outside(&subject.image, image, &[&subject.mask, &target_mask], &expected);
@@ -210,7 +209,7 @@ pub fn run(
             expect: case.expect.clone(),
             n: chosen.len(),
             accuracy: hits as f64 / n,
-            preservation: kept / n,
+            preservation: kept_counts.iter().sum::<usize>() as f64 / (n * others.len().max(1) as f64),
             kept_by_factor: others.iter().zip(&kept_counts).map(|(f, &c)| (f.name().to_string(), c as f64 / n)).collect(),
             psnr_outside_db: psnr / n,
             ms_per_edit,

@@ -34,8 +34,8 @@ impl Default for CompositeOptions {
 /// need not be blurred at full size on every slider step.
 const MASK_SIDE: u32 = 128;
 
-/// The mask of pixels `edited` changes relative to `reconstruction` (same size), at the size of
-/// the synthesis.
+/// The mask of pixels `edited` changes relative to `reconstruction` (same size), at their size
+/// or, for a synthesis larger than [`MASK_SIDE`], at that side.
 pub fn edit_mask(edited: &RgbImage, reconstruction: &RgbImage, options: &CompositeOptions) -> Mask {
     assert_eq!(edited.dimensions(), reconstruction.dimensions(), "the edit and its reconstruction come from one generator");
     let (width, height) = edited.dimensions();
@@ -50,15 +50,14 @@ pub fn edit_mask(edited: &RgbImage, reconstruction: &RgbImage, options: &Composi
     let sigma = options.blur * small_width.max(small_height) as f32;
     let change = if sigma > 0.0 { image::imageops::blur(&change, sigma) } else { change };
     let span = (options.above - options.below).max(f32::EPSILON);
-    let mask = ImageBuffer::from_fn(small_width, small_height, |x, y| {
+    ImageBuffer::from_fn(small_width, small_height, |x, y| {
         let t = ((change.get_pixel(x, y).0[0] - options.below) / span).clamp(0.0, 1.0);
         Luma([t * t * (3.0 - 2.0 * t)])
-    });
-    if scale < 1.0 { image::imageops::resize(&mask, width, height, image::imageops::FilterType::Triangle) } else { mask }
+    })
 }
 
 /// `image` at `width`×`height`, borrowed when it already is.
-fn resized(image: &RgbImage, width: u32, height: u32) -> Cow<'_, RgbImage> {
+fn resized<P: image::Pixel + 'static>(image: &ImageBuffer<P, Vec<P::Subpixel>>, width: u32, height: u32) -> Cow<'_, ImageBuffer<P, Vec<P::Subpixel>>> {
     if image.dimensions() == (width, height) {
         Cow::Borrowed(image)
     } else {
@@ -72,12 +71,7 @@ fn resized(image: &RgbImage, width: u32, height: u32) -> Cow<'_, RgbImage> {
 pub fn keep_unedited(input: &RgbImage, edited: &RgbImage, reconstruction: &RgbImage, options: &CompositeOptions) -> RgbImage {
     let mask = edit_mask(edited, reconstruction, options);
     let (width, height) = input.dimensions();
-    let edited = resized(edited, width, height);
-    let mask = if mask.dimensions() == (width, height) {
-        mask
-    } else {
-        image::imageops::resize(&mask, width, height, image::imageops::FilterType::Triangle)
-    };
+    let (edited, mask) = (resized(edited, width, height), resized(&mask, width, height));
     RgbImage::from_fn(width, height, |x, y| {
         let m = mask.get_pixel(x, y).0[0];
         let (a, b) = (input.get_pixel(x, y).0, edited.get_pixel(x, y).0);
@@ -122,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn a_large_synthesis_gets_a_mask_of_its_own_size() {
+    fn a_large_synthesis_is_measured_small_and_blended_at_full_size() {
         let reconstruction = flat(512, [100, 100, 100]);
         let mut edited = reconstruction.clone();
         for y in 256..512 {
@@ -131,9 +125,11 @@ mod tests {
             }
         }
         let mask = edit_mask(&edited, &reconstruction, &CompositeOptions::default());
-        assert_eq!(mask.dimensions(), (512, 512));
-        assert_eq!(mask.get_pixel(400, 400).0[0], 1.0);
-        assert_eq!(mask.get_pixel(100, 100).0[0], 0.0);
+        assert_eq!(mask.dimensions(), (128, 128), "measured at 128²");
+        assert_eq!(mask.get_pixel(100, 100).0[0], 1.0);
+        assert_eq!(mask.get_pixel(25, 25).0[0], 0.0);
+        let out = keep_unedited(&flat(512, [9, 9, 9]), &edited, &reconstruction, &CompositeOptions::default());
+        assert_eq!((out.get_pixel(400, 400).0, out.get_pixel(100, 100).0), ([200, 100, 100], [9, 9, 9]));
     }
 
     #[test]
