@@ -24,7 +24,8 @@ $ds train gan --steps 3400 --run-dir runs/gan --output-dir weights/builtin --eva
 $ds train gan --steps 5000 --lr 5e-4 --seed 1 --detail-weight 4 --init-from weights/builtin --run-dir runs/gan-detail \
   --output-dir weights/builtin --eval-n 500 --sheets-dir docs
 # The mapper and the straightforward baseline on renders paired half with their counterfactual
-# twins (one or two factors changed), half uniformly as in the paper (--twins 0.5).
-$ds --device cpu train mapper --twins 0.5 --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
+# twins (one or two factors changed), half uniformly as in the paper (--twins 0.5); the DeltaEdit
+# mapper reads its deltas projected onto the top 24 directions of single-edit image deltas.
+$ds --device cpu train mapper --twins 0.5 --delta-subspace 24 --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
 $ds --device cpu train mapper --straightforward --twins 0.5 --images 12000 --steps 30000 --run-dir runs/mapper-straightforward --codes runs/codes
 $ds --device cpu train relevance --images 32 --std-images 12000 --codes runs/codes --run-dir runs/relevance

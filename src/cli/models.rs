@@ -91,9 +91,10 @@ fn check_loads(known: &KnownFile, path: &Path, search: &WeightsPath, device: &De
         // and CLIP.
         FileKind::DeltaMapper if known.builtin => {
             let base = GanBase::load(search, Domain::Builtin, device)?;
-            load_mapper(path, &base, device)?;
+            let (_, subspace) = load_mapper(path, &base, device)?;
             let config = base.mapper_config()?;
-            format!("Delta Mapper for S = {} dims and {}-d conditions", config.s_dim(), config.cond_dim)
+            let projection = subspace.map(|s| format!(", text deltas projected onto {} directions", s.dims()[0])).unwrap_or_default();
+            format!("Delta Mapper for S = {} dims and {}-d conditions{projection}", config.s_dim(), config.cond_dim)
         }
         FileKind::RelevanceMatrix if known.builtin => {
             let base = GanBase::load(search, Domain::Builtin, device)?;

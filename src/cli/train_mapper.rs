@@ -10,10 +10,10 @@ use deltastudio::device::{self, DevicePreference};
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::models::{GanBase, GanFiles};
 use deltastudio::train::mapper::MapperKind;
-use deltastudio::models::delta_mapper::DeltaMapper;
+use deltastudio::models::delta_mapper::{DeltaMapper, DeltaSubspace};
 use deltastudio::train::TrainOptions;
 use deltastudio::train::codes::{CodeSource, CodesFingerprint, LatentCodes, load_or_compute};
-use deltastudio::train::mapper::{MapperTraining, PairSampler, evaluate, pair_batch, train};
+use deltastudio::train::mapper::{MapperTraining, PairSampler, evaluate, fit_delta_subspace, pair_batch, train};
 use deltastudio::weights::delta_mapper::{load_delta_mapper, save_delta_mapper};
 use deltastudio::weights::registry::{WeightsPath, sha256_file};
 use deltastudio::weights::writer::Precision;
@@ -57,6 +57,12 @@ pub struct Args {
     /// the paper's uniform random pairs. The codes are then twin pairs (cached as codes-twins).
     #[arg(long, default_value_t = 0.0, value_parser = share)]
     twins: f32,
+    /// Project the image deltas (in training) and text deltas (at inference) onto this many top
+    /// principal directions of single-edit image deltas (twin pairs with --twins, else uniform
+    /// pairs), saved in the mapper file: the rest of a text delta is the modality gap, which the
+    /// text-free mapper never sees. 0 (the default) is the paper's full delta.
+    #[arg(long, default_value_t = 0)]
+    delta_subspace: usize,
     /// Images per encoder/CLIP batch while computing the codes.
     #[arg(long, default_value_t = 64)]
     code_batch: usize,
@@ -78,6 +84,9 @@ pub struct Args {
 
 pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> anyhow::Result<()> {
     let kind = if args.straightforward { MapperKind::Straightforward } else { MapperKind::DeltaEdit };
+    if args.straightforward && args.delta_subspace > 0 {
+        anyhow::bail!("--delta-subspace projects CLIP deltas; the straightforward baseline reads target features, not deltas");
+    }
     let run_dir = args.run_dir.clone().unwrap_or_else(|| {
         PathBuf::from(if args.straightforward { "runs/mapper-straightforward" } else { "runs/mapper" })
     });
@@ -123,7 +132,22 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         .context("computing the validation codes")?;
     let codes_time = codes_started.elapsed().as_secs_f64();
 
-    let cfg = MapperTraining { seed: args.seed, steps: args.steps, batch: args.batch, lr: args.lr, kind, twins: args.twins };
+    let subspace = match args.delta_subspace {
+        0 => None,
+        k => Some(
+            fit_delta_subspace(&train_codes, args.twins > 0.0, args.seed, k, &device)
+                .with_context(|| format!("fitting the {k}-direction delta subspace"))?,
+        ),
+    };
+    let cfg = MapperTraining {
+        seed: args.seed,
+        steps: args.steps,
+        batch: args.batch,
+        lr: args.lr,
+        kind,
+        twins: args.twins,
+        delta_subspace: args.delta_subspace,
+    };
     let options = TrainOptions {
         dir: run_dir.clone(),
         steps: args.steps,
@@ -132,12 +156,14 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         keep: 2,
         label: format!("{kind:?} mapper").to_lowercase(),
     };
-    let (mapper, summary) = train(&cfg, &config, &train_codes, options, &device.clone().autodiff()).context("training the mapper")?;
+    let autodiff_subspace = subspace.as_ref().map(|s| DeltaSubspace { basis: s.basis.clone().to_device(&device.clone().autodiff()) });
+    let (mapper, summary) = train(&cfg, &config, &train_codes, autodiff_subspace.as_ref(), options, &device.clone().autodiff())
+        .context("training the mapper")?;
     let mapper = mapper.valid();
 
     // Validation on uniform pairs of held-out renders, comparable between pairings.
-    let validation = evaluate(&mapper, kind, &val_codes, 4096, 0.0, &device);
-    let training_fit = evaluate(&mapper, kind, &train_codes, 4096, args.twins, &device);
+    let validation = evaluate(&mapper, kind, subspace.as_ref(), &val_codes, 4096, 0.0, &device);
+    let training_fit = evaluate(&mapper, kind, subspace.as_ref(), &train_codes, 4096, args.twins, &device);
     println!(
         "validation: MSE {:.4} (no edit: {:.4}), cosine {:.4}; training pairs: MSE {:.4}, cosine {:.4}",
         validation.mse, validation.zero_edit_mse, validation.cosine, training_fit.mse, training_fit.cosine
@@ -149,12 +175,13 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         ("config".to_string(), serde_json::to_string(&config)?),
         ("condition".to_string(), format!("{kind:?}")),
     ]);
-    save_delta_mapper(&mapper, &output, Precision::F16, metadata.clone())?;
-    let f16_error = relative_output_change(&mapper, &load_delta_mapper(&output, &config, "", &device)?, kind, &val_codes, &device);
+    save_delta_mapper(&mapper, subspace.as_ref(), &output, Precision::F16, metadata.clone())?;
+    let (reloaded, reloaded_subspace) = load_delta_mapper(&output, &config, "", &device)?;
+    let f16_error = relative_output_change((&mapper, subspace.as_ref()), (&reloaded, reloaded_subspace.as_ref()), kind, &val_codes, &device);
     let precision = if f16_error <= F16_TOLERANCE {
         Precision::F16
     } else {
-        save_delta_mapper(&mapper, &output, Precision::F32, metadata)?;
+        save_delta_mapper(&mapper, subspace.as_ref(), &output, Precision::F32, metadata)?;
         Precision::F32
     };
     println!("wrote {} ({precision:?}; f16 changes the outputs by {f16_error:.2e} relative)", output.display());
@@ -195,11 +222,18 @@ fn share(text: &str) -> Result<f32, String> {
     }
 }
 
-/// ‖b(x) − a(x)‖ / ‖a(x)‖ over 256 validation pairs.
-fn relative_output_change(a: &DeltaMapper, b: &DeltaMapper, kind: MapperKind, codes: &LatentCodes, device: &Device) -> f64 {
+/// ‖b(x) − a(x)‖ / ‖a(x)‖ over 256 validation pairs, each mapper with its own subspace.
+fn relative_output_change(
+    (a, a_subspace): (&DeltaMapper, Option<&DeltaSubspace>),
+    (b, b_subspace): (&DeltaMapper, Option<&DeltaSubspace>),
+    kind: MapperKind,
+    codes: &LatentCodes,
+    device: &Device,
+) -> f64 {
     let (sources, partners) = PairSampler::new(1, codes.len).batch(0, 256);
-    let (s_i, cond, _) = pair_batch(codes, kind, &sources, &partners, device);
-    let (ya, yb) = (a.forward(s_i.clone(), cond.clone()), b.forward(s_i, cond));
+    let (s_i, cond_a, _) = pair_batch(codes, kind, a_subspace, &sources, &partners, device);
+    let (_, cond_b, _) = pair_batch(codes, kind, b_subspace, &sources, &partners, device);
+    let (ya, yb) = (a.forward(s_i.clone(), cond_a), b.forward(s_i, cond_b));
     let diff = (yb - ya.clone()).square().sum().sqrt().into_scalar::<f32>() as f64;
     diff / (ya.square().sum().sqrt().into_scalar::<f32>() as f64).max(1e-12)
 }

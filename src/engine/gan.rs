@@ -1,8 +1,9 @@
 //! DeltaEdit-G (paper 000, §3–4.1): a text edit becomes an S-space direction Δs.
 //!
 //! - DeltaEdit: the Delta Mapper reads the source S code and the condition
-//!   [image feature ‖ normalised text delta]; channels whose relevance to the text delta is
-//!   below β are zeroed (`GetBoundary`: |fs3 · Δt| < β, with the raw Δt).
+//!   [image feature ‖ normalised text delta] (the delta first projected onto the mapper's delta
+//!   subspace when its file has one); channels whose relevance to the text delta is below β are
+//!   zeroed (`GetBoundary`: |fs3 · Δt| < β, with the raw Δt).
 //! - Straightforward (Table I baseline): a mapper trained on target *image* features reads the
 //!   target *text* feature in place of the delta.
 //! - Global direction (StyleCLIP): Δs from the relevance matrix alone: r = fs3 · Δt, channels with
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::delta_space::condition;
 use super::models::GanBase;
-use crate::models::delta_mapper::DeltaMapper;
+use crate::models::delta_mapper::{DeltaMapper, DeltaSubspace};
 use crate::Result;
 
 /// How a text edit becomes Δs.
@@ -50,7 +51,9 @@ pub struct TextEdit {
 
 /// The model that turns a text delta into Δs.
 pub enum DirectionModel {
-    DeltaEdit(DeltaMapper),
+    /// The mapper and the span of image deltas it was trained on, if its file has one (text
+    /// deltas are projected onto it first).
+    DeltaEdit { mapper: DeltaMapper, subspace: Option<DeltaSubspace> },
     Straightforward(DeltaMapper),
     /// Per-channel standard deviation of S ([1, S dims]).
     Global { s_std: Tensor<2> },
@@ -59,7 +62,7 @@ pub enum DirectionModel {
 impl DirectionModel {
     pub fn method(&self) -> Method {
         match self {
-            DirectionModel::DeltaEdit(_) => Method::DeltaEdit,
+            DirectionModel::DeltaEdit { .. } => Method::DeltaEdit,
             DirectionModel::Straightforward(_) => Method::Straightforward,
             DirectionModel::Global { .. } => Method::Global,
         }
@@ -106,7 +109,13 @@ pub fn direction(
     let projection = delta_t.clone().matmul(relevance_matrix.clone().transpose());
     let relevance = projection.clone().abs();
     let (delta_s, global) = match model {
-        DirectionModel::DeltaEdit(mapper) => (mapper.forward(s, condition(image_feature, delta_t)), false),
+        DirectionModel::DeltaEdit { mapper, subspace } => {
+            let delta = match subspace {
+                Some(subspace) => subspace.project(delta_t),
+                None => delta_t,
+            };
+            (mapper.forward(s, condition(image_feature, delta)), false)
+        }
         DirectionModel::Straightforward(mapper) => {
             let target_feature = space.text_features(&[target])?;
             (mapper.forward(s, Tensor::cat(vec![image_feature, target_feature], 1)), false)

@@ -8,7 +8,7 @@ use super::delta_space::{DeltaSpace, Domain};
 use super::gan::{DirectionModel, Method};
 use burn::tensor::Distribution;
 
-use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
+use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace};
 use crate::models::e4e::Encoder4Editing;
 use crate::models::stylegan2::{Generator, SLayers};
 use crate::weights::registry::{
@@ -140,9 +140,13 @@ impl GanModels {
                     })?
                 };
                 let path = find(weights, file)?;
-                let mapper = load_mapper(&path, &base, device)?;
+                let (mapper, subspace) = load_mapper(&path, &base, device)?;
                 base.paths.push(path);
-                if method == Method::DeltaEdit { DirectionModel::DeltaEdit(mapper) } else { DirectionModel::Straightforward(mapper) }
+                if method == Method::DeltaEdit {
+                    DirectionModel::DeltaEdit { mapper, subspace }
+                } else {
+                    DirectionModel::Straightforward(mapper)
+                }
             }
             Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, base.domain.s_layers(), device) },
         };
@@ -158,8 +162,9 @@ fn s_std(generator: &Generator, which: SLayers, device: &Device) -> Tensor<2> {
     s.var(0).sqrt()
 }
 
-/// Loads a Delta Mapper file whose layout must fit `base`'s generator and CLIP.
-pub fn load_mapper(path: &Path, base: &GanBase, device: &Device) -> Result<DeltaMapper> {
+/// Loads a Delta Mapper file (and its delta subspace, if it has one) whose layout must fit
+/// `base`'s generator and CLIP.
+pub fn load_mapper(path: &Path, base: &GanBase, device: &Device) -> Result<(DeltaMapper, Option<DeltaSubspace>)> {
     weights::delta_mapper::load_delta_mapper(path, &base.mapper_config()?, "", device)
 }
 
@@ -201,7 +206,7 @@ pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
     let base = tiny_base(device);
     let mapper_config = base.mapper_config().unwrap();
     let direction = match method {
-        Method::DeltaEdit => DirectionModel::DeltaEdit(mapper_config.init(device)),
+        Method::DeltaEdit => DirectionModel::DeltaEdit { mapper: mapper_config.init(device), subspace: None },
         Method::Straightforward => DirectionModel::Straightforward(mapper_config.init(device)),
         Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, base.domain.s_layers(), device) },
     };

@@ -176,9 +176,88 @@ impl DeltaMapper {
     }
 }
 
+/// The span of the CLIP image deltas a mapper was trained on: `k` orthonormal rows [k, E].
+///
+/// A text delta has components no image pair moves along (the modality gap between CLIP's text
+/// and image towers); text-free training never shows them to the mapper, so at inference they
+/// only add noise to its condition. Projecting text deltas (and, in training, image deltas) onto
+/// this span keeps the part the mapper learnt to read (docs/delta_mapper.md, "Delta subspace").
+#[derive(Clone, Debug)]
+pub struct DeltaSubspace {
+    pub basis: Tensor<2>,
+}
+
+/// Orthogonal-iteration steps of [`DeltaSubspace::fit`]: the top-k span converges like
+/// (λ_{k+1}/λ_k)^steps.
+const SUBSPACE_ITERATIONS: usize = 300;
+
+impl DeltaSubspace {
+    /// The `k` principal directions (uncentred: top eigenvectors of Σ d dᵀ) of the unit rows of
+    /// `deltas` [N, E]; zero rows count for nothing.
+    pub fn fit(deltas: Tensor<2>, k: usize) -> Result<DeltaSubspace> {
+        let [n, e] = deltas.dims();
+        if k == 0 || k > e || n == 0 {
+            return Err(Error::Invalid(format!("delta subspace: {k} directions of {e}-d deltas from {n} rows")));
+        }
+        let device = deltas.device();
+        let unit = deltas.clone() / deltas.square().sum_dim(1).sqrt().clamp_min(1e-12);
+        let moment = unit.clone().transpose().matmul(unit).into_data().convert::<f64>().try_into_vec::<f64>().expect("f64 data");
+        // A fixed, full-rank start; modified Gram–Schmidt after every multiplication.
+        let mut q: Vec<Vec<f64>> = (0..k).map(|i| (0..e).map(|j| ((i * e + j) as f64 * 0.618_034).fract() - 0.5).collect()).collect();
+        for _ in 0..SUBSPACE_ITERATIONS {
+            q = q.iter().map(|v| (0..e).map(|r| moment[r * e..(r + 1) * e].iter().zip(v).map(|(m, x)| m * x).sum()).collect()).collect();
+            for i in 0..k {
+                for j in 0..i {
+                    let p: f64 = q[i].iter().zip(&q[j]).map(|(a, b)| a * b).sum();
+                    let previous = q[j].clone();
+                    q[i].iter_mut().zip(&previous).for_each(|(a, b)| *a -= p * b);
+                }
+                let norm = q[i].iter().map(|a| a * a).sum::<f64>().sqrt();
+                if norm < 1e-12 {
+                    return Err(Error::Invalid(format!("delta subspace: the deltas span fewer than {k} directions")));
+                }
+                q[i].iter_mut().for_each(|a| *a /= norm);
+            }
+        }
+        let values: Vec<f32> = q.into_iter().flatten().map(|v| v as f32).collect();
+        Ok(DeltaSubspace { basis: Tensor::from_data(TensorData::new(values, [k, e]), &device) })
+    }
+
+    /// `delta` [B, E] projected onto the span.
+    pub fn project(&self, delta: Tensor<2>) -> Tensor<2> {
+        delta.matmul(self.basis.clone().transpose()).matmul(self.basis.clone())
+    }
+
+    /// (directions, CLIP width)
+    pub fn dims(&self) -> [usize; 2] {
+        self.basis.dims()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use burn::tensor::Tolerance;
+
     use super::*;
+
+    #[test]
+    fn subspace_finds_the_span_of_the_deltas_and_projects_onto_it() {
+        let device = Device::flex();
+        // Deltas in the (x, y) plane of 4-d space, and one along z, which counts as much after
+        // normalisation but is one row against four: the top two directions are the plane.
+        let deltas = Tensor::<2>::from_floats(
+            [[1.0, 0.2, 0.0, 0.0], [0.3, -1.0, 0.0, 0.0], [-0.7, 0.7, 0.0, 0.0], [2.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.1, 0.0], [0.0; 4]],
+            &device,
+        );
+        let subspace = DeltaSubspace::fit(deltas, 2).unwrap();
+        assert_eq!(subspace.dims(), [2, 4]);
+        let gram = subspace.basis.clone().matmul(subspace.basis.clone().transpose());
+        gram.into_data().assert_approx_eq::<f32>(&TensorData::from([[1.0, 0.0], [0.0, 1.0]]), Tolerance::<f32>::absolute(1e-5));
+        let projected = subspace.project(Tensor::<2>::from_floats([[0.5, -2.0, 3.0, 4.0]], &device));
+        projected.into_data().assert_approx_eq::<f32>(&TensorData::from([[0.5, -2.0, 0.0, 0.0]]), Tolerance::<f32>::absolute(1e-3));
+        assert!(DeltaSubspace::fit(Tensor::<2>::zeros([3, 4], &device), 1).is_err(), "zero deltas span nothing");
+        assert!(DeltaSubspace::fit(Tensor::<2>::ones([3, 4], &device), 5).is_err(), "more directions than dimensions");
+    }
 
     #[test]
     fn official_layout_is_the_default_and_matches_the_ffhq_generator() {

@@ -14,7 +14,7 @@ struct DeltaMapperRunner {
 pub fn runner(fixture: &Fixture, device: &Device) -> Result<Box<dyn ModelRunner>> {
     let config: DeltaMapperConfig = super::config(fixture)?;
     let prefix = fixture.manifest.checkpoint_key.as_ref().map(|k| format!("{k}.")).unwrap_or_default();
-    let mapper = load_delta_mapper(&fixture.checkpoint_path()?, &config, &prefix, device)?;
+    let (mapper, _) = load_delta_mapper(&fixture.checkpoint_path()?, &config, &prefix, device)?;
     Ok(Box::new(DeltaMapperRunner { mapper, device: device.clone() }))
 }
 

@@ -10,7 +10,9 @@
 //!
 //! Conditions ([`MapperKind`]):
 //! - DeltaEdit: [c_i ‖ (c_j − c_i)/‖c_j − c_i‖] with unit CLIP image features c (the CLIP
-//!   DeltaSpace, §3.2 eq. 3); at inference the text delta replaces the image delta;
+//!   DeltaSpace, §3.2 eq. 3); at inference the text delta replaces the image delta. With a
+//!   [`DeltaSubspace`] (ours, `delta_subspace` > 0) the delta is first projected onto the top
+//!   principal directions of single-edit image deltas, in training as at inference;
 //! - straightforward (§3.1.1, eqs. 1–2, Fig. 3; Table I's "straightforward" row): [c_i ‖ c_j],
 //!   the target's own image feature; at inference the target prompt's text feature replaces c_j.
 //!   Same network, same loss (the paper trains it "in the same space and supervised by the same
@@ -24,7 +26,7 @@ use burn::prelude::*;
 use super::codes::LatentCodes;
 use super::{Run, Summary, TrainOptions, Trainee};
 use crate::engine::delta_space::condition;
-use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
+use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace};
 use crate::world::rng::Rng;
 use crate::{Error, Result};
 
@@ -39,12 +41,15 @@ pub struct MapperTraining {
     /// The share of pairs that are a code and its counterfactual twin (codes 2k, 2k + 1 of
     /// [`super::codes::CodeSource::TrainingTwins`]); 0 for the paper's uniform pairs.
     pub twins: f32,
+    /// Directions of the [`DeltaSubspace`] the deltas are projected onto (DeltaEdit only); 0
+    /// for none (the paper).
+    pub delta_subspace: usize,
 }
 
 impl Default for MapperTraining {
     /// The official settings; the step count is the caller's (201,562 for 258k FFHQ codes).
     fn default() -> Self {
-        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0 }
+        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0, delta_subspace: 0 }
     }
 }
 
@@ -59,12 +64,25 @@ pub enum MapperKind {
 }
 
 /// The condition the mapper is trained with for source features `c_i` and target features `c_j`
-/// (unit rows, [B, E]).
-pub fn training_condition(kind: MapperKind, c_i: Tensor<2>, c_j: Tensor<2>) -> Tensor<2> {
+/// (unit rows, [B, E]); DeltaEdit deltas projected onto `subspace` when given.
+pub fn training_condition(kind: MapperKind, subspace: Option<&DeltaSubspace>, c_i: Tensor<2>, c_j: Tensor<2>) -> Tensor<2> {
     match kind {
-        MapperKind::DeltaEdit => condition(c_i.clone(), c_j - c_i),
+        MapperKind::DeltaEdit => {
+            let delta = c_j - c_i.clone();
+            condition(c_i, subspace.map_or(delta.clone(), |subspace| subspace.project(delta)))
+        }
         MapperKind::Straightforward => Tensor::cat(vec![c_i, c_j], 1),
     }
+}
+
+/// Image pairs a [`DeltaSubspace`] is fitted on.
+const SUBSPACE_PAIRS: usize = 4096;
+
+/// The span of `k` directions of the image deltas of code pairs: twin pairs when the codes are
+/// twins (single edits, what text deltas describe), else uniform pairs.
+pub fn fit_delta_subspace(codes: &LatentCodes, twins: bool, seed: u64, k: usize, device: &Device) -> Result<DeltaSubspace> {
+    let (sources, partners) = PairSampler::with_twins(seed, codes.len, if twins { 1.0 } else { 0.0 }).batch(0, SUBSPACE_PAIRS);
+    DeltaSubspace::fit(codes.clip_rows(&partners, device) - codes.clip_rows(&sources, device), k)
 }
 
 /// MSE, mean cosine similarity, and the training loss MSE + (1 − cosine).
@@ -141,22 +159,24 @@ impl PairSampler {
 pub fn pair_batch(
     codes: &LatentCodes,
     kind: MapperKind,
+    subspace: Option<&DeltaSubspace>,
     sources: &[usize],
     partners: &[usize],
     device: &Device,
 ) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
     let s_i = codes.s_rows(sources, device);
     let s_j = codes.s_rows(partners, device);
-    let cond = training_condition(kind, codes.clip_rows(sources, device), codes.clip_rows(partners, device));
+    let cond = training_condition(kind, subspace, codes.clip_rows(sources, device), codes.clip_rows(partners, device));
     (s_i.clone(), cond, s_j - s_i)
 }
 
 /// Trains a mapper of layout `config` on `codes` (resuming from `options.dir`), on `device`
-/// (an autodiff device).
+/// (an autodiff device), with its deltas projected onto `subspace` if given.
 pub fn train(
     cfg: &MapperTraining,
     config: &DeltaMapperConfig,
     codes: &LatentCodes,
+    subspace: Option<&DeltaSubspace>,
     options: TrainOptions,
     device: &Device,
 ) -> Result<(DeltaMapper, Summary)> {
@@ -178,7 +198,7 @@ pub fn train(
     let mut sampler = PairSampler::with_twins(cfg.seed, codes.len, cfg.twins);
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let (sources, partners) = sampler.batch(step, cfg.batch);
-        let (s_i, cond, target) = pair_batch(codes, cfg.kind, &sources, &partners, device);
+        let (s_i, cond, target) = pair_batch(codes, cfg.kind, subspace, &sources, &partners, device);
         let MapperLoss { loss, mse, cosine } = mapper_loss(model.forward(s_i, cond), target);
         let values = Tensor::cat(vec![loss.clone(), mse, cosine], 0).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
         if !values[0].is_finite() {
@@ -202,14 +222,22 @@ pub struct Evaluation {
     pub zero_edit_mse: f64,
 }
 
-pub fn evaluate(mapper: &DeltaMapper, kind: MapperKind, codes: &LatentCodes, pairs: usize, twins: f32, device: &Device) -> Evaluation {
+pub fn evaluate(
+    mapper: &DeltaMapper,
+    kind: MapperKind,
+    subspace: Option<&DeltaSubspace>,
+    codes: &LatentCodes,
+    pairs: usize,
+    twins: f32,
+    device: &Device,
+) -> Evaluation {
     let mut sampler = PairSampler::with_twins(0x7661_6c, codes.len, twins);
     let chunk = 256;
     let (mut mse, mut cosine, mut zero, mut seen) = (0.0, 0.0, 0.0, 0);
     for (step, start) in (0..pairs).step_by(chunk).enumerate() {
         let n = chunk.min(pairs - start);
         let (sources, partners) = sampler.batch(step, n);
-        let (s_i, cond, target) = pair_batch(codes, kind, &sources, &partners, device);
+        let (s_i, cond, target) = pair_batch(codes, kind, subspace, &sources, &partners, device);
         let terms = mapper_loss(mapper.forward(s_i, cond), target.clone());
         let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64 * n as f64;
         mse += scalar(terms.mse);
@@ -263,14 +291,18 @@ mod tests {
         let device = Device::flex();
         let c_i = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &device);
         let c_j = Tensor::<2>::from_floats([[0.0, 1.0], [0.0, 1.0]], &device);
-        let delta = training_condition(MapperKind::DeltaEdit, c_i.clone(), c_j.clone());
+        let delta = training_condition(MapperKind::DeltaEdit, None, c_i.clone(), c_j.clone());
         let h = std::f32::consts::FRAC_1_SQRT_2;
         // Identical features give a zero delta, not NaN.
         delta.into_data().assert_approx_eq::<f32>(
             &TensorData::from([[1.0, 0.0, -h, h], [0.0, 1.0, 0.0, 0.0]]),
             Default::default(),
         );
-        let straight = training_condition(MapperKind::Straightforward, c_i, c_j);
+        // Projected onto the x axis, the first delta (−1, 1) reads as (−1, 0).
+        let x_axis = DeltaSubspace { basis: Tensor::<2>::from_floats([[1.0, 0.0]], &device) };
+        let projected = training_condition(MapperKind::DeltaEdit, Some(&x_axis), c_i.clone(), c_j.clone());
+        assert_eq!(projected.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 0.0, -1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        let straight = training_condition(MapperKind::Straightforward, None, c_i, c_j);
         assert_eq!(straight.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
     }
 
@@ -303,7 +335,7 @@ mod tests {
                 keep: 1,
                 label: "mapper".into(),
             };
-            let (mapper, summary) = train(&cfg, &config, &codes, options, &device.clone().autodiff()).unwrap();
+            let (mapper, summary) = train(&cfg, &config, &codes, None, options, &device.clone().autodiff()).unwrap();
             let log = std::fs::read_to_string(dir.path().join("losses.jsonl")).unwrap();
             let logged: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
             let series = |name: &str| logged.iter().map(|v| v[name].as_f64().unwrap()).collect::<Vec<_>>();
@@ -311,7 +343,7 @@ mod tests {
             assert_eq!(loss.len(), 3);
             assert!(loss[2] < loss[0] && cosine[2] > cosine[0] + 0.05, "{kind:?}: loss {loss:?}, cosine {cosine:?}");
             assert_eq!(summary.steps, 60);
-            let eval = evaluate(&mapper.valid(), kind, &codes, 64, 0.0, &device);
+            let eval = evaluate(&mapper.valid(), kind, None, &codes, 64, 0.0, &device);
             assert!(eval.cosine > 0.1 && eval.mse.is_finite() && eval.zero_edit_mse > 0.0, "{kind:?}: {eval:?}");
         }
     }

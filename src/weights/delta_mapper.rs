@@ -10,12 +10,22 @@ use npyz::{Endianness, NpyHeader, Order, TypeChar, WriterBuilder};
 
 use super::checkpoint::Checkpoint;
 use super::writer::{Precision, TensorWriter};
-use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig};
+use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace};
 use crate::{Error, Result};
 
-/// Loads a Delta Mapper. `prefix` is where its keys sit (`""` for `net_face.pth`, `"state_dict."`
-/// for a state dict wrapped in a dict). Keys: `{sm,cm,fm}_{coarse,medium,fine}.mapping.{i}.{weight,bias}`.
-pub fn load_delta_mapper(path: &Path, config: &DeltaMapperConfig, prefix: &str, device: &Device) -> Result<DeltaMapper> {
+/// Where a mapper file keeps its [`DeltaSubspace`] (ours; `net_face.pth` has none).
+pub const DELTA_SUBSPACE_KEY: &str = "delta_subspace";
+
+/// Loads a Delta Mapper and, when the file has one, the delta subspace it was trained with.
+/// `prefix` is where its keys sit (`""` for `net_face.pth`, `"state_dict."` for a state dict
+/// wrapped in a dict). Keys: `{sm,cm,fm}_{coarse,medium,fine}.mapping.{i}.{weight,bias}` and
+/// optionally [`DELTA_SUBSPACE_KEY`] ([k, CLIP width]).
+pub fn load_delta_mapper(
+    path: &Path,
+    config: &DeltaMapperConfig,
+    prefix: &str,
+    device: &Device,
+) -> Result<(DeltaMapper, Option<DeltaSubspace>)> {
     let sd = Checkpoint::open(path)?;
     let mut mapper = config.init(device);
     for (name, m) in mapper.named_mappers() {
@@ -24,19 +34,36 @@ pub fn load_delta_mapper(path: &Path, config: &DeltaMapperConfig, prefix: &str, 
             sd.load_equal_linear(&mut m.mapping[i], &key)?;
         }
     }
+    let key = format!("{prefix}{DELTA_SUBSPACE_KEY}");
+    let subspace = if sd.contains(&key) {
+        let clip_dim = config.cond_dim / 2;
+        let k = sd.shape(&key)?.first().copied().unwrap_or(0);
+        Some(DeltaSubspace { basis: sd.tensor(&key, [k, clip_dim], device)? })
+    } else {
+        None
+    };
     sd.check_all_used(prefix)?;
-    Ok(mapper)
+    Ok((mapper, subspace))
 }
 
-/// Writes `mapper` as safetensors in `net_face.pth`'s key layout (raw EqualLinear parameters),
-/// so that [`load_delta_mapper`] with prefix `""` reads it back.
-pub fn save_delta_mapper(mapper: &DeltaMapper, path: &Path, precision: Precision, metadata: HashMap<String, String>) -> Result<()> {
+/// Writes `mapper` (and its delta subspace) as safetensors in `net_face.pth`'s key layout (raw
+/// EqualLinear parameters), so that [`load_delta_mapper`] with prefix `""` reads it back.
+pub fn save_delta_mapper(
+    mapper: &DeltaMapper,
+    subspace: Option<&DeltaSubspace>,
+    path: &Path,
+    precision: Precision,
+    metadata: HashMap<String, String>,
+) -> Result<()> {
     let mut writer = TensorWriter::new();
     let mut mapper = mapper.clone();
     for (name, m) in mapper.named_mappers() {
         for (i, linear) in m.mapping.iter().enumerate() {
             writer.equal_linear(&format!("{name}.mapping.{}", m.sequential_index(i)), linear);
         }
+    }
+    if let Some(subspace) = subspace {
+        writer.tensor(DELTA_SUBSPACE_KEY, subspace.basis.clone());
     }
     writer.write(path, precision, metadata)
 }
@@ -131,7 +158,10 @@ mod tests {
     #[test]
     fn a_saved_mapper_loads_back_with_the_same_outputs() {
         let device = Device::flex();
-        let mapper = load_delta_mapper(&checkpoint(), &SMALL, "", &device).unwrap();
+        let (mapper, subspace) = load_delta_mapper(&checkpoint(), &SMALL, "", &device).unwrap();
+        assert!(subspace.is_none(), "net_face.pth files have no delta subspace");
+        let deltas = Tensor::<2>::random([20, SMALL.cond_dim / 2], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let subspace = DeltaSubspace::fit(deltas, 3).unwrap();
         let s = Tensor::<2>::random([3, SMALL.s_dim()], burn::tensor::Distribution::Normal(0.0, 3.0), &device);
         let c = Tensor::<2>::random([3, SMALL.cond_dim], burn::tensor::Distribution::Normal(0.0, 0.2), &device);
         let expected = mapper.forward(s.clone(), c.clone()).into_data();
@@ -139,8 +169,10 @@ mod tests {
         for (precision, tolerance) in [(Precision::F32, 1e-6), (Precision::F16, 2e-3)] {
             let path = dir.path().join("mapper.safetensors");
             let metadata = HashMap::from([("format".to_string(), "net_face.pth".to_string())]);
-            save_delta_mapper(&mapper, &path, precision, metadata).unwrap();
-            let reloaded = load_delta_mapper(&path, &SMALL, "", &device).unwrap();
+            save_delta_mapper(&mapper, Some(&subspace), &path, precision, metadata).unwrap();
+            let (reloaded, reloaded_subspace) = load_delta_mapper(&path, &SMALL, "", &device).unwrap();
+            let basis = reloaded_subspace.expect("the subspace is saved").basis.into_data();
+            basis.assert_approx_eq::<f32>(&subspace.basis.clone().into_data(), burn::tensor::Tolerance::absolute(tolerance));
             let got = reloaded.forward(s.clone(), c.clone()).into_data();
             let (e, g) = (expected.try_to_vec::<f32>().unwrap(), got.try_to_vec::<f32>().unwrap());
             let scale = e.iter().map(|v| v.abs()).fold(0.0, f32::max);
