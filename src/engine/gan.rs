@@ -124,3 +124,40 @@ pub fn direction(
     };
     Ok(Direction { delta_s, relevance, global })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::models::{GanModels, tiny_models};
+
+    #[test]
+    fn the_mapper_reads_only_the_text_delta_inside_the_subspace() {
+        let device = Device::flex();
+        let mut models = tiny_models(Method::DeltaEdit, &device);
+        let space = &models.base.delta_space;
+        let (a, b) = (space.text_delta("a face", "a face with a smile").unwrap(), space.text_delta("a face", "a bald face").unwrap());
+        // One direction orthogonal to the deltas' difference: both deltas project to the same
+        // vector on it (a + b with its component along a − b removed).
+        let (a, b) = (a.into_data().try_to_vec::<f32>().unwrap(), b.into_data().try_to_vec::<f32>().unwrap());
+        let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
+        let difference: Vec<f32> = a.iter().zip(&b).map(|(p, q)| p - q).collect();
+        let sum: Vec<f32> = a.iter().zip(&b).map(|(p, q)| p + q).collect();
+        let k = dot(&sum, &difference) / dot(&difference, &difference);
+        let v: Vec<f32> = sum.iter().zip(&difference).map(|(x, d)| x - k * d).collect();
+        let norm = dot(&v, &v).sqrt();
+        let basis = Tensor::<2>::from_data(TensorData::new(v.iter().map(|x| x / norm).collect::<Vec<_>>(), [1, 8]), &device);
+        let s = Tensor::<2>::random([1, models.base.s_dim()], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let feature = crate::models::clip::l2_normalize(Tensor::<2>::random([1, 8], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+        let edit = |models: &GanModels, target: &str| {
+            let d = direction(&models.base, &models.direction, &models.relevance, s.clone(), feature.clone(), "a face", target).unwrap();
+            d.delta_s.into_data().try_to_vec::<f32>().unwrap()
+        };
+        let max_difference = |x: Vec<f32>, y: Vec<f32>| x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+        let without = max_difference(edit(&models, "a face with a smile"), edit(&models, "a bald face"));
+        assert!(without > 1e-4, "different prompts give different edits without a subspace ({without})");
+        let DirectionModel::DeltaEdit { subspace, .. } = &mut models.direction else { unreachable!() };
+        *subspace = Some(DeltaSubspace { basis });
+        let with = max_difference(edit(&models, "a face with a smile"), edit(&models, "a bald face"));
+        assert!(with < 1e-3 * without, "both deltas project to the same vector, so they edit alike ({with} vs {without})");
+    }
+}
