@@ -55,7 +55,7 @@ fn main() -> deltastudio::Result<()> {
     let twin_deltas = image_deltas(space, &twins, &device)?;
     let subspaces: Vec<DeltaSubspace> = DIRECTIONS.iter().map(|&k| DeltaSubspace::fit(twin_deltas.clone(), k)).collect::<Result<_, _>>()?;
 
-    println!("{:48} {:>6} {}", "target", "full", DIRECTIONS.map(|k| format!("{k:>6}")).join(""));
+    println!("{:48} {:>7}{}", "target", "full", DIRECTIONS.map(|k| format!("{k:>7}")).join(""));
     let cases = read_prompts(Path::new("tests/prompts/builtin.jsonl"))?;
     let mut means = vec![0.0; DIRECTIONS.len() + 1];
     for case in &cases {
@@ -73,8 +73,8 @@ fn main() -> deltastudio::Result<()> {
             .chain(subspaces.iter().map(|s| mean_cosine(&deltas, s.project(text.clone()))))
             .collect();
         means.iter_mut().zip(&row).for_each(|(m, x)| *m += x / cases.len() as f32);
-        println!("{:48} {}", case.target, row.iter().map(|x| format!("{x:>6.3}")).collect::<String>());
+        println!("{:48} {}", case.target, row.iter().map(|x| format!("{x:>7.3}")).collect::<String>());
     }
-    println!("{:48} {}", "mean", means.iter().map(|x| format!("{x:>6.3}")).collect::<String>());
+    println!("{:48} {}", "mean", means.iter().map(|x| format!("{x:>7.3}")).collect::<String>());
     Ok(())
 }
