@@ -25,7 +25,7 @@ const RENDERS_PER_PROMPT: usize = 30;
 /// Unit image deltas f(after) − f(before) of portrait pairs [N, E].
 fn image_deltas(space: &DeltaSpace, pairs: &[(u64, Attributes, Attributes)], device: &Device) -> deltastudio::Result<Tensor<2>> {
     let features = |pick: fn(&(u64, Attributes, Attributes)) -> (u64, Attributes)| -> deltastudio::Result<Tensor<2>> {
-        let images: Vec<_> = pairs.iter().map(|p| pick(p)).map(|(seed, a)| render(seed, &a, 64).image).collect();
+        let images: Vec<_> = pairs.iter().map(pick).map(|(seed, a)| render(seed, &a, 64).image).collect();
         let chunks: deltastudio::Result<Vec<_>> =
             images.chunks(128).map(|chunk| space.image_features(images_to_tensor(chunk, 64, device))).collect();
         Ok(Tensor::cat(chunks?, 0))

@@ -156,9 +156,8 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         keep: 2,
         label: format!("{kind:?} mapper").to_lowercase(),
     };
-    let autodiff_subspace = subspace.as_ref().map(|s| DeltaSubspace { basis: s.basis.clone().to_device(&device.clone().autodiff()) });
-    let (mapper, summary) = train(&cfg, &config, &train_codes, autodiff_subspace.as_ref(), options, &device.clone().autodiff())
-        .context("training the mapper")?;
+    let (mapper, summary) =
+        train(&cfg, &config, &train_codes, subspace.as_ref(), options, &device.clone().autodiff()).context("training the mapper")?;
     let mapper = mapper.valid();
 
     // Validation on uniform pairs of held-out renders, comparable between pairings.

@@ -15,6 +15,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use crate::models::clip::preprocess::{CLIP_MEAN, CLIP_STD, DELTAEDIT_SIZE, deltaedit_resize};
 use crate::models::clip::tokenizer::ClipTokenizer;
 use crate::models::clip::{Clip, ClipConfig, l2_normalize};
+use crate::models::delta_mapper::DeltaSubspace;
 use crate::models::stylegan2::SLayers;
 use crate::world::captions::NEUTRAL;
 use crate::{Error, Result};
@@ -142,9 +143,14 @@ impl DeltaSpace {
     }
 }
 
-/// The Delta Mapper's condition: [unit image feature ‖ delta / max(‖delta‖, 1e-5)] ([B, 2E]).
-/// `image_features` must already be unit rows.
-pub fn condition(image_features: Tensor<2>, delta: Tensor<2>) -> Tensor<2> {
+/// The Delta Mapper's condition: [unit image feature ‖ delta / max(‖delta‖, 1e-5)] ([B, 2E]),
+/// the delta first projected onto the mapper's `subspace` when it has one. `image_features` must
+/// already be unit rows.
+pub fn condition(image_features: Tensor<2>, delta: Tensor<2>, subspace: Option<&DeltaSubspace>) -> Tensor<2> {
+    let delta = match subspace {
+        Some(subspace) => subspace.project(delta),
+        None => delta,
+    };
     let norm = delta.clone().square().sum_dim(1).sqrt().clamp_min(1e-5);
     Tensor::cat(vec![image_features, delta / norm], 1)
 }
@@ -186,7 +192,7 @@ mod tests {
 
         // An image of another size is resized to the model's input first.
         let image = space.image_features(Tensor::random([1, 3, 32, 32], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device)).unwrap();
-        let cond = condition(image, delta);
+        let cond = condition(image, delta, None);
         let halves: Vec<f32> = cond.reshape([2, 8]).square().sum_dim(1).sqrt().into_data().try_to_vec::<f32>().unwrap();
         assert!(halves.iter().all(|n| (n - 1.0).abs() < 1e-4), "{halves:?}");
     }

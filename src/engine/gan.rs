@@ -110,11 +110,7 @@ pub fn direction(
     let relevance = projection.clone().abs();
     let (delta_s, global) = match model {
         DirectionModel::DeltaEdit { mapper, subspace } => {
-            let delta = match subspace {
-                Some(subspace) => subspace.project(delta_t),
-                None => delta_t,
-            };
-            (mapper.forward(s, condition(image_feature, delta)), false)
+            (mapper.forward(s, condition(image_feature, delta_t, subspace.as_ref())), false)
         }
         DirectionModel::Straightforward(mapper) => {
             let target_feature = space.text_features(&[target])?;

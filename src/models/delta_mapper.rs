@@ -207,16 +207,17 @@ impl DeltaSubspace {
         for _ in 0..SUBSPACE_ITERATIONS {
             q = q.iter().map(|v| (0..e).map(|r| moment[r * e..(r + 1) * e].iter().zip(v).map(|(m, x)| m * x).sum()).collect()).collect();
             for i in 0..k {
-                for j in 0..i {
-                    let p: f64 = q[i].iter().zip(&q[j]).map(|(a, b)| a * b).sum();
-                    let previous = q[j].clone();
-                    q[i].iter_mut().zip(&previous).for_each(|(a, b)| *a -= p * b);
+                let (done, rest) = q.split_at_mut(i);
+                let v = &mut rest[0];
+                for u in done.iter() {
+                    let p: f64 = v.iter().zip(u).map(|(a, b)| a * b).sum();
+                    v.iter_mut().zip(u).for_each(|(a, b)| *a -= p * b);
                 }
-                let norm = q[i].iter().map(|a| a * a).sum::<f64>().sqrt();
+                let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
                 if norm < 1e-12 {
                     return Err(Error::Invalid(format!("delta subspace: the deltas span fewer than {k} directions")));
                 }
-                q[i].iter_mut().for_each(|a| *a /= norm);
+                v.iter_mut().for_each(|a| *a /= norm);
             }
         }
         let values: Vec<f32> = q.into_iter().flatten().map(|v| v as f32).collect();
@@ -226,6 +227,10 @@ impl DeltaSubspace {
     /// `delta` [B, E] projected onto the span.
     pub fn project(&self, delta: Tensor<2>) -> Tensor<2> {
         delta.matmul(self.basis.clone().transpose()).matmul(self.basis.clone())
+    }
+
+    pub fn to_device(&self, device: &Device) -> DeltaSubspace {
+        DeltaSubspace { basis: self.basis.clone().to_device(device) }
     }
 
     /// (directions, CLIP width)

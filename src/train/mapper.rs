@@ -67,10 +67,7 @@ pub enum MapperKind {
 /// (unit rows, [B, E]); DeltaEdit deltas projected onto `subspace` when given.
 pub fn training_condition(kind: MapperKind, subspace: Option<&DeltaSubspace>, c_i: Tensor<2>, c_j: Tensor<2>) -> Tensor<2> {
     match kind {
-        MapperKind::DeltaEdit => {
-            let delta = c_j - c_i.clone();
-            condition(c_i, subspace.map_or(delta.clone(), |subspace| subspace.project(delta)))
-        }
+        MapperKind::DeltaEdit => condition(c_i.clone(), c_j - c_i, subspace),
         MapperKind::Straightforward => Tensor::cat(vec![c_i, c_j], 1),
     }
 }
@@ -171,7 +168,7 @@ pub fn pair_batch(
 }
 
 /// Trains a mapper of layout `config` on `codes` (resuming from `options.dir`), on `device`
-/// (an autodiff device), with its deltas projected onto `subspace` if given.
+/// (an autodiff device), with its deltas projected onto `subspace` (on any device) if given.
 pub fn train(
     cfg: &MapperTraining,
     config: &DeltaMapperConfig,
@@ -196,6 +193,8 @@ pub fn train(
     let fresh = Trainee { model: config.init(device), optim };
     let run = Run::open(TrainOptions { steps: cfg.steps, ..options }, fresh)?;
     let mut sampler = PairSampler::with_twins(cfg.seed, codes.len, cfg.twins);
+    let subspace = subspace.map(|subspace| subspace.to_device(device));
+    let subspace = subspace.as_ref();
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let (sources, partners) = sampler.batch(step, cfg.batch);
         let (s_i, cond, target) = pair_batch(codes, cfg.kind, subspace, &sources, &partners, device);
