@@ -6,7 +6,7 @@ use anyhow::Context;
 use burn::module::Module;
 use deltastudio::train::TrainOptions;
 use deltastudio::train::gan::{self, GanTraining};
-use deltastudio::weights::registry::{BUILTIN_ENCODER_FILE, BUILTIN_GENERATOR_FILE, JUDGE_FILE, WeightsPath};
+use deltastudio::weights::registry::{BUILTIN_CLIP_FILE, BUILTIN_ENCODER_FILE, BUILTIN_GENERATOR_FILE, JUDGE_FILE, WeightsPath};
 use deltastudio::weights::writer::Precision;
 use deltastudio::world::contact_sheet;
 use deltastudio::world::judge::Judge;
@@ -24,6 +24,10 @@ pub struct Args {
     /// Extra loss weight on the small parts' pixels (eyes, mouth, eyewear, facial hair, earrings).
     #[arg(long, default_value_t = GanTraining::builtin().detail_weight)]
     detail_weight: f32,
+    /// Weight of the feature loss (e4e's identity loss with the built-in CLIP's image tower as
+    /// the feature network: 1 − cos of its features of render and reconstruction).
+    #[arg(long, default_value_t = GanTraining::builtin().feature_weight)]
+    feature_weight: f64,
     /// Start from the generator and encoder in this folder (a second stage) instead of from
     /// scratch; use a new --run-dir and another --seed so that it sees new renders.
     #[arg(long)]
@@ -60,6 +64,8 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
         seed: args.seed,
         workers: args.workers,
         detail_weight: args.detail_weight,
+        feature_weight: args.feature_weight,
+        feature_clip: feature_clip(&args, weights)?,
         init_from: args.init_from.clone(),
         ..GanTraining::builtin()
     };
@@ -130,6 +136,15 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
     super::write_manifest(&manifest_path, &manifest)?;
     println!("manifest: {}", manifest_path.display());
     Ok(())
+}
+
+/// The CLIP file the feature loss reads: the built-in CLIP on the weights path.
+fn feature_clip(args: &Args, weights: &WeightsPath) -> anyhow::Result<Option<PathBuf>> {
+    if args.feature_weight <= 0.0 {
+        return Ok(None);
+    }
+    let path = weights.find(BUILTIN_CLIP_FILE).with_context(|| format!("the feature loss reads {BUILTIN_CLIP_FILE}, not found on the weights path"))?;
+    Ok(Some(path))
 }
 
 fn load_judge(weights: &WeightsPath) -> anyhow::Result<Judge> {

@@ -9,10 +9,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use burn::prelude::*;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
-use crate::models::clip::preprocess::{CLIP_MEAN, CLIP_STD, DELTAEDIT_SIZE, deltaedit_resize};
+use crate::models::clip::preprocess::{DELTAEDIT_SIZE, clip_input_from_signed, deltaedit_resize};
 use crate::models::clip::tokenizer::ClipTokenizer;
 use crate::models::clip::{Clip, ClipConfig, l2_normalize};
 use crate::models::delta_mapper::DeltaSubspace;
@@ -98,18 +96,7 @@ impl DeltaSpace {
     pub fn image_features(&self, images: Tensor<4>) -> Result<Tensor<2>> {
         let pixels = match self.domain {
             Domain::Ffhq => deltaedit_resize(images)?,
-            Domain::Builtin => {
-                let size = self.config.vision.image_size;
-                let [_, _, h, w] = images.dims();
-                let images = if (h, w) == (size, size) {
-                    images
-                } else {
-                    interpolate(images, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([size, size]))
-                };
-                let mean = Tensor::<1>::from_floats(CLIP_MEAN, &self.device).reshape([1, 3, 1, 1]);
-                let std = Tensor::<1>::from_floats(CLIP_STD, &self.device).reshape([1, 3, 1, 1]);
-                ((images + 1.0) / 2.0 - mean) / std
-            }
+            Domain::Builtin => clip_input_from_signed(images, self.config.vision.image_size),
         };
         Ok(self.clip.encode_image_normalized(pixels))
     }
@@ -158,16 +145,6 @@ pub fn condition(image_features: Tensor<2>, delta: Tensor<2>, subspace: Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::clip::{Activation, TextConfig, TextPooling, TransformerConfig, VisionConfig};
-
-    fn tiny(image_size: usize) -> ClipConfig {
-        let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
-        ClipConfig {
-            embed_dim: 8,
-            vision: VisionConfig::new(image_size, image_size / 2, tower(Activation::QuickGelu), 8),
-            text: TextConfig::new(12, 49408, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
-        }
-    }
 
     #[test]
     fn ffhq_prompts_average_deltaedits_79_templates() {
@@ -181,7 +158,7 @@ mod tests {
     #[test]
     fn delta_is_the_difference_of_unit_features_and_the_condition_is_unit_halves() {
         let device = Device::flex();
-        let config = tiny(16);
+        let config = ClipConfig::tiny();
         let space = DeltaSpace::new(config.init(&device), config, Domain::Builtin, &device).unwrap();
         let features = space.text_features(&["a face", "a face with red hair"]).unwrap();
         let norms: Vec<f32> = features.clone().square().sum_dim(1).sqrt().into_data().try_to_vec::<f32>().unwrap();
@@ -200,7 +177,7 @@ mod tests {
     #[test]
     fn the_ffhq_path_needs_a_224_clip() {
         let device = Device::flex();
-        let config = tiny(16);
+        let config = ClipConfig::tiny();
         assert!(DeltaSpace::new(config.init(&device), config, Domain::Ffhq, &device).is_err());
     }
 }

@@ -174,7 +174,7 @@ pub fn load_mapper(path: &Path, base: &GanBase, device: &Device) -> Result<(Delt
 pub(crate) fn tiny_base(device: &Device) -> GanBase {
     use std::collections::BTreeMap;
 
-    use crate::models::clip::{Activation, ClipConfig, TextConfig, TextPooling, TransformerConfig, VisionConfig};
+    use crate::models::clip::ClipConfig;
     use crate::models::e4e::{BackboneMode, E4eConfig};
     use crate::models::stylegan2::StyleGan2Config;
 
@@ -190,12 +190,7 @@ pub(crate) fn tiny_base(device: &Device) -> GanBase {
     }
     .init(device)
     .unwrap();
-    let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
-    let clip_config = ClipConfig {
-        embed_dim: 8,
-        vision: VisionConfig::new(16, 8, tower(Activation::QuickGelu), 8),
-        text: TextConfig::new(12, 49408, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
-    };
+    let clip_config = ClipConfig::tiny();
     let delta_space = DeltaSpace::new(clip_config.init(device), clip_config, Domain::Builtin, device).unwrap();
     GanBase { domain: Domain::Builtin, generator, encoder, delta_space, paths: vec![] }
 }

@@ -21,6 +21,8 @@ use image::RgbImage;
 use super::batches::spawn_ordered;
 use super::judge::accuracy_map;
 use super::{Run, Summary, TrainOptions, Trainee, cosine_lr};
+use crate::models::clip::preprocess::clip_input_from_signed;
+use crate::models::clip::{VisionTransformer, l2_normalize};
 use crate::models::e4e::{BackboneMode, E4eConfig, Encoder4Editing};
 use crate::models::stylegan2::mapping::MappingNetwork;
 use crate::models::stylegan2::{Generator, Noise, StyleGan2Config};
@@ -57,6 +59,13 @@ pub struct GanTraining {
     /// earrings): a plain pixel loss spends the model's capacity on the large regions and leaves
     /// exactly the details the edits are about blurred.
     pub detail_weight: f32,
+    /// Weight of the feature loss, e4e's identity loss (`id_lambda`, ArcFace features there) with
+    /// the built-in CLIP's image tower as the feature network: 1 − cos between the tower's
+    /// features of render and reconstruction. The tower was trained to read the factors (LiT's
+    /// first stage), so the loss asks for what pixel losses blur: mouths, eyes, earrings.
+    pub feature_weight: f64,
+    /// The CLIP file whose image tower the feature loss reads (needed when `feature_weight` > 0).
+    pub feature_clip: Option<PathBuf>,
     /// e4e's delta regularisation: mean squared distance of the w+ rows from w0, weighted
     /// `delta_weight_early` for the first `delta_early_steps` steps (the encoder finds its way
     /// freely), then `delta_weight` (w+ pulled towards one w, where samples from z live).
@@ -89,6 +98,8 @@ impl GanTraining {
             warmup: 100,
             l1_weight: 0.5,
             detail_weight: 0.0,
+            feature_weight: 0.0,
+            feature_clip: None,
             delta_weight_early: 0.02,
             delta_early_steps: 900,
             delta_weight: 1.0,
@@ -108,8 +119,11 @@ impl GanTraining {
         }
     }
 
-    /// Checks that encoder and generator fit each other.
+    /// Checks that encoder and generator fit each other, and that a feature loss has its network.
     pub fn validate(&self) -> Result<()> {
+        if self.feature_weight > 0.0 && self.feature_clip.is_none() {
+            return Err(Error::Config("gan: the feature loss needs a CLIP file for its image tower".into()));
+        }
         let (g, e) = (&self.generator, &self.encoder);
         if e.stylegan_size != g.size || e.input_size != g.size || e.style_dim() != g.style_dim {
             return Err(Error::Config(format!(
@@ -188,17 +202,48 @@ impl GanTraining {
     }
 }
 
-/// The training loss at `step` and its parts (total, plain MSE, delta regularisation).
-/// `pixel_weights` `[B, 1, H, W]` weigh the pixel losses (normalised to a weighted mean).
+/// The image tower the feature loss reads, frozen.
+pub struct FeatureNetwork {
+    tower: VisionTransformer,
+    image_size: usize,
+}
+
+impl FeatureNetwork {
+    /// The image tower of the CLIP file at `path`, on `device`, with untracked parameters (it
+    /// records no graph of its own and gets no update; gradients still flow to its input).
+    pub fn load(path: &Path, device: &Device) -> Result<FeatureNetwork> {
+        let (clip, config) = crate::weights::clip::load_clip(path, None, device)?;
+        Ok(FeatureNetwork { tower: clip.visual.no_grad(), image_size: config.vision.image_size })
+    }
+
+    /// Unit features of generator images `[B, 3, H, W]` in [−1, 1].
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        l2_normalize(self.tower.forward(clip_input_from_signed(images, self.image_size)))
+    }
+}
+
+/// The training loss at `step` and its parts.
+pub struct Loss {
+    pub total: Tensor<1>,
+    /// The plain (unweighted) MSE, comparable across detail weights.
+    pub mse: f64,
+    pub delta: f64,
+    /// 1 − cos of the feature network's features, when there is one.
+    pub feature: Option<f64>,
+}
+
+/// The training loss at `step`. `pixel_weights` `[B, 1, H, W]` weigh the pixel losses (normalised
+/// to a weighted mean).
 pub fn loss(
     model: &Autoencoder,
     images: Tensor<4>,
     pixel_weights: Tensor<4>,
+    features: Option<&FeatureNetwork>,
     cfg: &GanTraining,
     step: usize,
-) -> (Tensor<1>, [f64; 3]) {
+) -> Loss {
     let (wplus, reconstruction) = model.reconstruct(images.clone());
-    let diff = reconstruction - images;
+    let diff = reconstruction.clone() - images.clone();
     let weights = pixel_weights.repeat_dim(1, 3);
     let weight_sum = weights.clone().sum();
     let weighted_mean = |t: Tensor<4>| (t * weights.clone()).sum() / weight_sum.clone();
@@ -208,10 +253,15 @@ pub fn loss(
     let rows = wplus.dims()[1];
     let w0 = wplus.clone().narrow(1, 0, 1).repeat_dim(1, rows);
     let delta = (wplus - w0).square().mean();
-    let total = weighted_mse + l1.mul_scalar(cfg.l1_weight) + delta.clone().mul_scalar(cfg.delta_weight_at(step));
+    let mut total = weighted_mse + l1.mul_scalar(cfg.l1_weight) + delta.clone().mul_scalar(cfg.delta_weight_at(step));
     let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
-    let parts = [scalar(total.clone()), scalar(mse), scalar(delta)];
-    (total, parts)
+    let feature = features.map(|network| {
+        let cosine = (network.features(reconstruction) * network.features(images).detach()).sum_dim(1).mean();
+        let feature = cosine.neg().add_scalar(1.0);
+        total = total.clone() + feature.clone().mul_scalar(cfg.feature_weight);
+        scalar(feature)
+    });
+    Loss { mse: scalar(mse), delta: scalar(delta), feature, total }
 }
 
 /// The renders of one training step (seeds from the step index) and their pixel weights.
@@ -278,14 +328,21 @@ pub fn train(cfg: &GanTraining, options: TrainOptions) -> Result<(Autoencoder, S
     let batches =
         spawn_ordered(run.start_step(), cfg.steps, cfg.workers, move |step| TrainingBatch::new(&batch_cfg, step));
     let size = cfg.generator.size as u32;
+    let features = match &cfg.feature_clip {
+        Some(path) if cfg.feature_weight > 0.0 => Some(FeatureNetwork::load(path, &device)?),
+        _ => None,
+    };
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let batch = batches.recv().expect("the batch threads run until the last step");
         let (images, pixel_weights) = batch.tensors(size, &device);
-        let (total, [value, mse, delta]) = loss(&model, images, pixel_weights, cfg, step);
-        let grads = GradientsParams::from_grads(total.backward(), &model);
+        let loss = loss(&model, images, pixel_weights, features.as_ref(), cfg, step);
+        let value = loss.total.clone().into_scalar::<f32>() as f64;
+        let grads = GradientsParams::from_grads(loss.total.backward(), &model);
         let lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.warmup, 0.05);
         let model = optim.step(lr, model, grads);
-        Ok((Trainee { model, optim }, vec![("loss", value), ("mse", mse), ("delta", delta)]))
+        let mut logged = vec![("loss", value), ("mse", loss.mse), ("delta", loss.delta)];
+        logged.extend(loss.feature.map(|f| ("feature", f)));
+        Ok((Trainee { model, optim }, logged))
     })?;
     Ok((trained.model, summary))
 }
@@ -623,6 +680,33 @@ mod tests {
         assert!(mean_gap < 0.15, "sample mean within 0.15 σ of the codes' (worst {mean_gap})");
         assert!(low > 0.85 && high < 1.15, "sample spread within 15 % of the codes' ({low}..{high})");
         assert_eq!(samples(&loaded.generator, &prior, 3, 1).len(), 3);
+    }
+
+    #[test]
+    fn the_feature_loss_compares_tower_features_and_trains_the_autoencoder_not_the_tower() {
+        let dir = tempfile::tempdir().unwrap();
+        let clip_path = dir.path().join("clip.safetensors");
+        crate::weights::clip::save_clip(&crate::models::clip::ClipConfig::tiny().init(&Device::flex()), &clip_path, &[]).unwrap();
+        let cfg = GanTraining { feature_weight: 0.5, feature_clip: Some(clip_path.clone()), ..tiny() };
+        let device = Device::flex().autodiff();
+        let network = FeatureNetwork::load(&clip_path, &device).unwrap();
+        let model = cfg.init(&device).unwrap();
+        let (images, pixel_weights) = TrainingBatch::new(&cfg, 0).tensors(64, &device);
+
+        let with = loss(&model, images.clone(), pixel_weights.clone(), Some(&network), &cfg, 0);
+        let without = loss(&model, images.clone(), pixel_weights, None, &cfg, 0);
+        let feature = with.feature.unwrap();
+        assert!(feature > 1e-4 && feature <= 2.0, "1 − cos of an untrained reconstruction: {feature}");
+        let added = (with.total.clone() - without.total).into_scalar::<f32>() as f64;
+        assert!((added - 0.5 * feature).abs() < 1e-5, "the weighted term is added to the total ({added} vs {feature})");
+        let same = network.features(images.clone()) * network.features(images).detach();
+        assert!((same.sum_dim(1).mean().into_scalar::<f32>() - 1.0).abs() < 1e-5, "a perfect reconstruction costs nothing");
+
+        let grads = with.total.backward();
+        assert!(network.tower.conv1.weight.grad(&grads).is_none(), "the tower is frozen");
+        assert!(model.generator.to_rgb1.conv.weight.grad(&grads).is_some(), "the generator is trained");
+        let missing = GanTraining { feature_clip: None, ..cfg };
+        assert!(missing.validate().is_err(), "a feature weight without a CLIP file is refused");
     }
 
     #[test]

@@ -32,6 +32,18 @@ impl ClipConfig {
         }
     }
 
+    /// A random CLIP small enough for unit tests: 16² images, 8-d features, 12 tokens, the real
+    /// vocabulary.
+    #[cfg(test)]
+    pub(crate) fn tiny() -> Self {
+        let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
+        ClipConfig {
+            embed_dim: 8,
+            vision: VisionConfig::new(16, 8, tower(Activation::QuickGelu), 8),
+            text: TextConfig::new(12, 49408, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
+        }
+    }
+
     pub fn init(&self, device: &Device) -> Clip {
         Clip {
             visual: self.vision.init(device),
@@ -90,22 +102,13 @@ pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
 mod tests {
     use super::*;
 
-    fn tiny() -> ClipConfig {
-        let tower = |act| TransformerConfig::new(16, 1, 2, 32, act);
-        ClipConfig {
-            embed_dim: 8,
-            vision: VisionConfig::new(16, 8, tower(Activation::QuickGelu), 8),
-            text: TextConfig::new(6, 50, tower(Activation::Gelu), TextPooling::Argmax).with_embed_dim(Some(8)),
-        }
-    }
-
     /// The model is built from differentiable modules, so it can be trained from scratch.
     #[test]
     fn gradients_reach_both_towers() {
         let device = Device::flex().autodiff();
-        let model = tiny().init(&device);
+        let model = ClipConfig::tiny().init(&device);
         let pixels = Tensor::<4>::random([2, 3, 16, 16], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
-        let tokens = Tensor::<2, Int>::from_data([[48i64, 3, 9, 49, 0, 0], [48, 7, 49, 0, 0, 0]], &device);
+        let tokens = Tensor::<2, Int>::from_data([[48i64, 3, 9, 49, 0, 0, 0, 0, 0, 0, 0, 0], [48, 7, 49, 0, 0, 0, 0, 0, 0, 0, 0, 0]], &device);
         let similarity = model.encode_image_normalized(pixels).matmul(model.encode_text_normalized(tokens).transpose());
         let grads = (similarity * model.logit_scale.val().exp().unsqueeze()).sum().backward();
         let norm = |g: Option<Tensor<2>>| g.map(|g| g.abs().sum().into_scalar::<f32>()).unwrap_or(0.0);

@@ -8,6 +8,8 @@
 //!   7H × 7W image.
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use image::RgbImage;
 use image::imageops::{self, FilterType};
 
@@ -41,6 +43,22 @@ pub fn clip_pixels(image: &RgbImage, size: usize, device: &Device) -> Tensor<3> 
 /// without a tensor per image.
 pub fn clip_normalized(image: &RgbImage) -> Vec<f32> {
     planar(image, |c, v| (v / 255.0 - CLIP_MEAN[c]) / CLIP_STD[c])
+}
+
+/// Generator images [B, 3, H, W] in [−1, 1] → CLIP's input: resized bilinearly to `size`² (when
+/// they are not already) and normalized with [`CLIP_MEAN`]/[`CLIP_STD`]. Differentiable, for
+/// losses on synthesised images.
+pub fn clip_input_from_signed(images: Tensor<4>, size: usize) -> Tensor<4> {
+    let device = images.device();
+    let [_, _, h, w] = images.dims();
+    let images = if (h, w) == (size, size) {
+        images
+    } else {
+        interpolate(images, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([size, size]))
+    };
+    let mean = Tensor::<1>::from_floats(CLIP_MEAN, &device).reshape([1, 3, 1, 1]);
+    let std = Tensor::<1>::from_floats(CLIP_STD, &device).reshape([1, 3, 1, 1]);
+    ((images + 1.0) / 2.0 - mean) / std
 }
 
 /// An RGB image as [3, H, W] in [−1, 1] (`ToTensor` then `Normalize(0.5, 0.5)`), the range
