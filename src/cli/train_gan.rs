@@ -41,7 +41,7 @@ pub struct Args {
     /// Where stylegan2.safetensors, e4e.safetensors and the manifest stylegan2.json go.
     #[arg(long, default_value = "weights/builtin")]
     output_dir: PathBuf,
-    /// Held-out renders for the evaluation.
+    /// Held-out renders for the evaluation (0: no evaluation, no judge needed).
     #[arg(long, default_value_t = 500)]
     eval_n: usize,
     /// Store f32 instead of f16.
@@ -104,16 +104,22 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
     println!("weights: {} {}", generator_path.display(), encoder_path.display());
 
     // The shipped files are what is evaluated (f16 included); the in-memory f32 model for comparison.
-    let metrics = evaluate_files(&files, &args, weights)?;
-    let judge = load_judge(weights)?;
-    let (metrics_f32, _) = gan::evaluate(
-        &fitted.generator,
-        &gan::encoder_with_latent_avg(&encoder, fitted.latent_avg.clone()),
-        &judge,
-        args.eval_n.min(100),
-        0,
-    );
-    println!("{}", serde_json::to_string_pretty(&metrics)?);
+    // --eval-n 0 skips it (an intermediate stage that runs before the judge exists).
+    let (metrics, metrics_f32) = if args.eval_n == 0 {
+        (None, None)
+    } else {
+        let metrics = evaluate_files(&files, &args, weights)?;
+        let judge = load_judge(weights)?;
+        let (metrics_f32, _) = gan::evaluate(
+            &fitted.generator,
+            &gan::encoder_with_latent_avg(&encoder, fitted.latent_avg.clone()),
+            &judge,
+            args.eval_n.min(100),
+            0,
+        );
+        println!("{}", serde_json::to_string_pretty(&metrics)?);
+        (Some(metrics), Some(metrics_f32))
+    };
 
     let manifest = serde_json::json!({
         "model": "built-in StyleGAN2 generator + e4e encoder, trained as an autoencoder (src/train/gan.rs)",
