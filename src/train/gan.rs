@@ -2,7 +2,8 @@
 //!
 //! Adversarial training from scratch is too slow on a 2-core CPU, so the two are trained together
 //! as an autoencoder on renders made on the fly: image → encoder → w+ → synthesis with the
-//! generator's stored noise → reconstruction loss (MSE + L1). e4e's delta regularisation pulls
+//! generator's stored noise → reconstruction loss (MSE + L1; later stages add a feature loss
+//! on CLIP's image tower, [`FeatureNetwork`]). e4e's delta regularisation pulls
 //! every w+ row towards the first (w0), but the rows still differ about as much as portraits do,
 //! so one w repeated on every layer renders a blurred average face: random samples draw whole w+
 //! codes from [`WPlusPrior`]. The mapping network z → w is fitted to the distribution of the
@@ -62,7 +63,7 @@ pub struct GanTraining {
     /// Weight of the feature loss, e4e's identity loss (`id_lambda`, ArcFace features there) with
     /// the built-in CLIP's image tower as the feature network: 1 − cos between the tower's
     /// features of render and reconstruction. The tower was trained to read the factors (LiT's
-    /// first stage), so the loss asks for what pixel losses blur: mouths, eyes, earrings.
+    /// first stage), so the loss asks for what pixel losses blur: mouths, eyes, lipstick.
     pub feature_weight: f64,
     /// The CLIP file whose image tower the feature loss reads (needed when `feature_weight` > 0).
     pub feature_clip: Option<PathBuf>,
