@@ -89,7 +89,8 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
     };
     let files = gan::GanFiles::in_dir(&args.output_dir);
     if args.eval_only {
-        let metrics = evaluate_files(&files, &args, weights)?;
+        anyhow::ensure!(args.eval_n > 0, "--eval-only needs held-out renders to evaluate (--eval-n above 0)");
+        let metrics = evaluate_files(&files, &args, &load_judge(weights)?)?;
         println!("{}", serde_json::to_string_pretty(&metrics)?);
         return Ok(());
     }
@@ -108,8 +109,8 @@ pub fn run(args: Args, weights: &WeightsPath) -> anyhow::Result<()> {
     let (metrics, metrics_f32) = if args.eval_n == 0 {
         (None, None)
     } else {
-        let metrics = evaluate_files(&files, &args, weights)?;
         let judge = load_judge(weights)?;
+        let metrics = evaluate_files(&files, &args, &judge)?;
         let (metrics_f32, _) = gan::evaluate(
             &fitted.generator,
             &gan::encoder_with_latent_avg(&encoder, fitted.latent_avg.clone()),
@@ -160,14 +161,14 @@ fn load_judge(weights: &WeightsPath) -> anyhow::Result<Judge> {
 
 /// Evaluates the generator and encoder files and, with --sheets-dir, writes the sheets of random
 /// samples and of reconstructions.
-fn evaluate_files(files: &gan::GanFiles, args: &Args, weights: &WeightsPath) -> anyhow::Result<gan::GanMetrics> {
+fn evaluate_files(files: &gan::GanFiles, args: &Args, judge: &Judge) -> anyhow::Result<gan::GanMetrics> {
     let device = burn::prelude::Device::flex();
     let generator = deltastudio::weights::stylegan2::load(&files.generator, None, None, &device)
         .with_context(|| format!("loading {}", files.generator.display()))?
         .generator;
     let encoder = deltastudio::weights::e4e::load_encoder(&files.encoder, None, &device)
         .with_context(|| format!("loading {}", files.encoder.display()))?;
-    let (metrics, pairs) = gan::evaluate(&generator, &encoder, &load_judge(weights)?, args.eval_n, 16);
+    let (metrics, pairs) = gan::evaluate(&generator, &encoder, judge, args.eval_n, 16);
     if let Some(dir) = &args.sheets_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let prior = gan::WPlusPrior::fit(&encoder, generator.config.size as u32, args.seed, PRIOR_CODES);

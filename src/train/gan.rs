@@ -254,15 +254,17 @@ pub fn loss(
     let rows = wplus.dims()[1];
     let w0 = wplus.clone().narrow(1, 0, 1).repeat_dim(1, rows);
     let delta = (wplus - w0).square().mean();
-    let mut total = weighted_mse + l1.mul_scalar(cfg.l1_weight) + delta.clone().mul_scalar(cfg.delta_weight_at(step));
-    let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
+    let pixel_and_delta = weighted_mse + l1.mul_scalar(cfg.l1_weight) + delta.clone().mul_scalar(cfg.delta_weight_at(step));
     let feature = features.map(|network| {
         let cosine = (network.features(reconstruction) * network.features(images).detach()).sum_dim(1).mean();
-        let feature = cosine.neg().add_scalar(1.0);
-        total = total.clone() + feature.clone().mul_scalar(cfg.feature_weight);
-        scalar(feature)
+        cosine.neg().add_scalar(1.0)
     });
-    Loss { mse: scalar(mse), delta: scalar(delta), feature, total }
+    let total = match &feature {
+        Some(feature) => pixel_and_delta + feature.clone().mul_scalar(cfg.feature_weight),
+        None => pixel_and_delta,
+    };
+    let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
+    Loss { mse: scalar(mse), delta: scalar(delta), feature: feature.map(scalar), total }
 }
 
 /// The renders of one training step (seeds from the step index) and their pixel weights.
