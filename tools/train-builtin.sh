@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Reproduces every built-in model in weights/builtin/ on the CPU, in dependency order: the judge,
-# CLIP, the StyleGAN2 generator + e4e encoder, then (on those) the Delta Mapper, the
-# straightforward baseline and the relevance matrix. Every step resumes from its checkpoints in
-# runs/ when rerun. One training process keeps about one core of the 2-core machine busy, so
-# independent chains run side by side (logs in runs/*.log). Wall times of each step are in its
-# manifest (weights/builtin/*.json); the sequence's total is in docs/deltaedit_builtin.md.
+# CLIP and its delta alignment, the StyleGAN2 generator + e4e encoder, then (on those) the Delta
+# Mapper, the straightforward baseline and the relevance matrix. Every step resumes from its
+# checkpoints in runs/ when rerun. One training process keeps about one core of the 2-core
+# machine busy, so independent chains run side by side (logs in runs/*.log). Wall times of each
+# step are in its manifest (weights/builtin/*.json); the sequence's total is in
+# docs/deltaedit_builtin.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked
@@ -15,11 +16,13 @@ export DELTASTUDIO_WEIGHTS="$PWD/weights"
 mkdir -p runs
 # Chain 1 (background): the judge, then CLIP the LiT way: 1200 steps training the image tower on
 # the factor labels, then 600 steps of (render, caption) pairs, half of each batch
-# counterfactual, tuning the text tower to the locked image tower.
+# counterfactual, tuning the text tower to the locked image tower; then the delta alignment that
+# carries CLIP's text deltas to where image deltas point (4096 counterfactual pairs, ridge 1).
 (
   $ds world train-judge --steps 10000 --run-dir runs/judge --output weights/builtin/judge.safetensors --eval-n 2000
   $ds train clip --locked-image-steps 1200 --steps 600 --batch 128 --seed 0 --counterfactual 0.5 --run-dir runs/clip \
     --output weights/builtin/clip.safetensors --eval-n 1000
+  $ds --device cpu train alignment --pairs 4096 --ridge 1 --seed 7
 ) > runs/judge-clip.log 2>&1 &
 judge_and_clip=$!
 # Chain 2: the generator and encoder's first two stages: 3400 steps of plain reconstruction loss,

@@ -4,6 +4,7 @@ pub mod edit;
 pub mod eval;
 pub mod models;
 pub mod train;
+pub mod train_alignment;
 pub mod train_clip;
 pub mod train_gan;
 pub mod train_mapper;

@@ -3,7 +3,7 @@ use std::path::Path;
 
 use burn::prelude::Device;
 use deltastudio::engine::delta_space::Domain;
-use deltastudio::engine::models::{GanBase, load_mapper};
+use deltastudio::engine::models::{GanBase, find, load_mapper};
 use deltastudio::models::delta_mapper::DeltaMapperConfig;
 use deltastudio::weights;
 use deltastudio::weights::registry::{self, FileKind, KnownFile, WeightsPath};
@@ -101,6 +101,11 @@ fn check_loads(known: &KnownFile, path: &Path, search: &WeightsPath, device: &De
             let s_dim = base.s_dim();
             let matrix = weights::delta_mapper::load_relevance_matrix(path, s_dim, base.delta_space.config.embed_dim, device)?;
             format!("relevance matrix {:?}", matrix.dims())
+        }
+        FileKind::DeltaAlignment => {
+            let (_, config) = weights::clip::load_clip(&find(search, registry::BUILTIN_CLIP_FILE)?, None, device)?;
+            let alignment = weights::delta_alignment::load_delta_alignment(path, config.embed_dim, device)?;
+            format!("delta alignment {0}×{0}", alignment.width())
         }
         FileKind::DeltaMapper => {
             weights::delta_mapper::load_delta_mapper(path, &DeltaMapperConfig::default(), "", device)?;

@@ -24,6 +24,9 @@ enum TrainCommand {
     Mapper(super::train_mapper::Args),
     /// The relevance matrix (StyleCLIP channel relevance, fs3.npy's layout) + a manifest.
     Relevance(super::train_relevance::Args),
+    /// The built-in CLIP's delta alignment: carries text deltas to where image deltas point
+    /// (fitted on counterfactual render pairs and their captions) + a manifest.
+    Alignment(super::train_alignment::Args),
 }
 
 pub fn run(args: Args, device: DevicePreference, weights: &WeightsPath) -> anyhow::Result<()> {
@@ -32,6 +35,7 @@ pub fn run(args: Args, device: DevicePreference, weights: &WeightsPath) -> anyho
         TrainCommand::Gan(a) => super::train_gan::run(a, weights),
         TrainCommand::Mapper(a) => super::train_mapper::run(a, device, weights),
         TrainCommand::Relevance(a) => super::train_relevance::run(a, device, weights),
+        TrainCommand::Alignment(a) => super::train_alignment::run(a, device, weights),
     }
 }
 

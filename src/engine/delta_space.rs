@@ -13,6 +13,7 @@ use burn::prelude::*;
 use crate::models::clip::preprocess::{DELTAEDIT_SIZE, clip_input_from_signed, deltaedit_resize};
 use crate::models::clip::tokenizer::ClipTokenizer;
 use crate::models::clip::{Clip, ClipConfig, l2_normalize};
+use crate::models::delta_alignment::DeltaAlignment;
 use crate::models::delta_mapper::DeltaSubspace;
 use crate::models::stylegan2::SLayers;
 use crate::world::captions::NEUTRAL;
@@ -76,6 +77,8 @@ pub struct DeltaSpace {
     pub config: ClipConfig,
     pub domain: Domain,
     tokenizer: ClipTokenizer,
+    /// Carries text deltas towards image deltas, where the domain has one (the built-in one).
+    alignment: Option<DeltaAlignment>,
     /// Text features already computed, by prompt: typing a prompt once is enough.
     text_cache: Mutex<HashMap<String, Tensor<2>>>,
     device: Device,
@@ -89,7 +92,7 @@ impl DeltaSpace {
                 config.vision.image_size
             )));
         }
-        Ok(DeltaSpace { clip, config, domain, tokenizer: ClipTokenizer::new()?, text_cache: Mutex::default(), device: device.clone() })
+        Ok(DeltaSpace { clip, config, domain, tokenizer: ClipTokenizer::new()?, alignment: None, text_cache: Mutex::default(), device: device.clone() })
     }
 
     /// Unit image features of `images` ([B, 3, H, W] in [−1, 1]) → [B, E].
@@ -123,8 +126,31 @@ impl DeltaSpace {
         Ok(Tensor::cat(rows, 0))
     }
 
-    /// DeltaEdit's `GetDt`: t(target) − t(source), not normalised ([1, E]).
+    /// Uses `alignment` for every text delta from now on.
+    pub fn with_alignment(mut self, alignment: DeltaAlignment) -> Result<Self> {
+        if alignment.width() != self.config.embed_dim {
+            return Err(Error::Config(format!(
+                "the delta alignment is {0}×{0}; this CLIP's features are {1}-d",
+                alignment.width(),
+                self.config.embed_dim
+            )));
+        }
+        self.alignment = Some(alignment.to_device(&self.device));
+        Ok(self)
+    }
+
+    /// The text delta the engine edits with ([1, E]): DeltaEdit's `GetDt`, carried by the
+    /// domain's delta alignment when it has one.
     pub fn text_delta(&self, source: &str, target: &str) -> Result<Tensor<2>> {
+        let delta = self.clip_text_delta(source, target)?;
+        Ok(match &self.alignment {
+            Some(alignment) => alignment.apply(delta),
+            None => delta,
+        })
+    }
+
+    /// DeltaEdit's `GetDt`: t(target) − t(source), not normalised ([1, E]).
+    pub fn clip_text_delta(&self, source: &str, target: &str) -> Result<Tensor<2>> {
         let features = self.text_features(&[source, target])?;
         Ok(features.clone().slice([1..2]) - features.slice([0..1]))
     }
@@ -172,6 +198,27 @@ mod tests {
         let cond = condition(image, delta, None);
         let halves: Vec<f32> = cond.reshape([2, 8]).square().sum_dim(1).sqrt().into_data().try_to_vec::<f32>().unwrap();
         assert!(halves.iter().all(|n| (n - 1.0).abs() < 1e-4), "{halves:?}");
+    }
+
+    #[test]
+    fn an_alignment_carries_every_text_delta_and_must_fit_the_clip() {
+        let device = Device::flex();
+        let config = ClipConfig::tiny();
+        let space = DeltaSpace::new(config.init(&device), config.clone(), Domain::Builtin, &device).unwrap();
+        let map = Tensor::<2>::random([8, 8], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let wrong = DeltaAlignment { text_to_image: Tensor::zeros([4, 4], &device) };
+        assert!(space.with_alignment(wrong).is_err());
+
+        let space = DeltaSpace::new(config.init(&device), config, Domain::Builtin, &device)
+            .unwrap()
+            .with_alignment(DeltaAlignment { text_to_image: map.clone() })
+            .unwrap();
+        let clip = space.clip_text_delta("a face", "a face with red hair").unwrap();
+        let aligned = space.text_delta("a face", "a face with red hair").unwrap();
+        let expected = DeltaAlignment { text_to_image: map }.apply(clip.clone());
+        aligned.clone().into_data().assert_approx_eq::<f32>(&expected.into_data(), Default::default());
+        let norm = |t: Tensor<2>| t.square().sum().sqrt().into_scalar::<f32>();
+        assert!((norm(aligned) - norm(clip)).abs() < 1e-5, "the alignment keeps the delta's length");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace}
 use crate::models::e4e::Encoder4Editing;
 use crate::models::stylegan2::{Generator, SLayers};
 use crate::weights::registry::{
-    BUILTIN_CLIP_FILE, BUILTIN_ENCODER_FILE, BUILTIN_GENERATOR_FILE, BUILTIN_MAPPER_FILE, BUILTIN_RELEVANCE_FILE,
+    BUILTIN_CLIP_FILE, BUILTIN_DELTA_ALIGNMENT_FILE, BUILTIN_ENCODER_FILE, BUILTIN_GENERATOR_FILE, BUILTIN_MAPPER_FILE, BUILTIN_RELEVANCE_FILE,
     BUILTIN_STRAIGHTFORWARD_MAPPER_FILE, WeightsPath,
 };
 use crate::weights::{self};
@@ -24,6 +24,8 @@ pub struct GanFiles {
     pub generator: &'static str,
     pub encoder: &'static str,
     pub clip: &'static [&'static str],
+    /// Our text-to-image delta alignment (the built-in CLIP's; official files have none).
+    pub delta_alignment: Option<&'static str>,
     pub mapper: &'static str,
     pub straightforward_mapper: Option<&'static str>,
     pub relevance: &'static str,
@@ -36,6 +38,7 @@ impl GanFiles {
                 generator: BUILTIN_GENERATOR_FILE,
                 encoder: BUILTIN_ENCODER_FILE,
                 clip: &[BUILTIN_CLIP_FILE],
+                delta_alignment: Some(BUILTIN_DELTA_ALIGNMENT_FILE),
                 mapper: BUILTIN_MAPPER_FILE,
                 straightforward_mapper: Some(BUILTIN_STRAIGHTFORWARD_MAPPER_FILE),
                 relevance: BUILTIN_RELEVANCE_FILE,
@@ -44,6 +47,7 @@ impl GanFiles {
                 generator: "stylegan2-ffhq-config-f.pt",
                 encoder: "e4e_ffhq_encode.pt",
                 clip: &["ViT-B-32.safetensors", "clip-vit-base-patch32/model.safetensors"],
+                delta_alignment: None,
                 mapper: "net_face.pth",
                 straightforward_mapper: None,
                 relevance: "fs3.npy",
@@ -89,8 +93,15 @@ impl GanBase {
             ));
         }
         let (clip, clip_config) = weights::clip::load_clip(&clip_path, None, device)?;
-        let delta_space = DeltaSpace::new(clip, clip_config, domain, device)?;
-        Ok(GanBase { domain, generator, encoder, delta_space, paths: vec![generator_path, encoder_path, clip_path] })
+        let mut delta_space = DeltaSpace::new(clip, clip_config, domain, device)?;
+        let mut paths = vec![generator_path, encoder_path, clip_path];
+        if let Some(file) = files.delta_alignment {
+            let path = find(weights, file)?;
+            let alignment = weights::delta_alignment::load_delta_alignment(&path, delta_space.config.embed_dim, device)?;
+            delta_space = delta_space.with_alignment(alignment)?;
+            paths.push(path);
+        }
+        Ok(GanBase { domain, generator, encoder, delta_space, paths })
     }
 
     /// The Delta Mapper layout that fits this generator and CLIP (the official one for FFHQ).

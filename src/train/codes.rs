@@ -255,7 +255,7 @@ pub fn twin_attributes(seed: u64, attributes: Attributes) -> Attributes {
 }
 
 /// The renders of `portraits` at `size`² as [B, 3, size, size] in [−1, 1].
-fn renders(portraits: impl Iterator<Item = (u64, Attributes)>, size: usize, device: &Device) -> Tensor<4> {
+pub(crate) fn renders(portraits: impl Iterator<Item = (u64, Attributes)>, size: usize, device: &Device) -> Tensor<4> {
     let plane = size * size;
     let mut data = Vec::new();
     let mut count = 0;

@@ -9,6 +9,7 @@
 //! What a state is (one model and its optimizer, a generator/discriminator pair, …) is up to the
 //! trainer: it implements [`Checkpoint`]. Data must be a function of the step index (e.g. seeds
 //! derived from it) so that a resumed run sees the same batches as an uninterrupted one.
+pub mod alignment;
 pub mod batches;
 pub mod clip;
 pub mod codes;

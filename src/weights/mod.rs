@@ -2,6 +2,7 @@
 //! onto our modules.
 pub mod checkpoint;
 pub mod clip;
+pub mod delta_alignment;
 pub mod delta_mapper;
 pub mod e4e;
 pub mod registry;

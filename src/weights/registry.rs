@@ -33,6 +33,7 @@ pub enum FileKind {
     E4e,
     DeltaMapper,
     RelevanceMatrix,
+    DeltaAlignment,
     Judge,
 }
 
@@ -46,6 +47,7 @@ pub const BUILTIN_ENCODER_FILE: &str = "builtin/e4e.safetensors";
 pub const BUILTIN_MAPPER_FILE: &str = "builtin/delta_mapper.safetensors";
 pub const BUILTIN_STRAIGHTFORWARD_MAPPER_FILE: &str = "builtin/delta_mapper_straightforward.safetensors";
 pub const BUILTIN_RELEVANCE_FILE: &str = "builtin/relevance.npy";
+pub const BUILTIN_DELTA_ALIGNMENT_FILE: &str = "builtin/delta_alignment.safetensors";
 
 pub const KNOWN_FILES: &[KnownFile] = &[
     KnownFile {
@@ -110,6 +112,15 @@ pub const KNOWN_FILES: &[KnownFile] = &[
         size: None,
         builtin: true,
         kind: FileKind::RelevanceMatrix,
+    },
+    KnownFile {
+        file: BUILTIN_DELTA_ALIGNMENT_FILE,
+        purpose: "delta alignment of the built-in CLIP: carries text deltas to where image deltas point",
+        source: "ships with DeltaStudio; reproduce with `deltastudio train alignment` (weights/builtin/delta_alignment.json)",
+        sha256: None,
+        size: None,
+        builtin: true,
+        kind: FileKind::DeltaAlignment,
     },
     KnownFile {
         file: "ViT-B-32.safetensors",
