@@ -12,8 +12,8 @@ use deltastudio::engine::models::{GanBase, GanFiles};
 use deltastudio::train::mapper::MapperKind;
 use deltastudio::models::delta_mapper::{DeltaMapper, DeltaSubspace};
 use deltastudio::train::TrainOptions;
-use deltastudio::train::codes::{CodeSource, CodesFingerprint, LatentCodes, load_or_compute};
-use deltastudio::train::mapper::{MapperTraining, PairSampler, evaluate, fit_delta_subspace, pair_batch, train};
+use deltastudio::train::codes::{CodeSource, CodesFingerprint, LatentCodes, load_or_compute, twin_changes};
+use deltastudio::train::mapper::{MapperTraining, PairSampler, ValueDeltas, evaluate, fit_delta_subspace, pair_batch, train};
 use deltastudio::weights::delta_mapper::{load_delta_mapper, save_delta_mapper};
 use deltastudio::weights::registry::{WeightsPath, sha256_file};
 use deltastudio::weights::writer::Precision;
@@ -63,6 +63,11 @@ pub struct Args {
     /// text-free mapper never sees. 0 (the default) is the paper's full delta.
     #[arg(long, default_value_t = 0)]
     delta_subspace: usize,
+    /// The share of twin pairs whose condition reads their value delta: the mean image delta of
+    /// all single-change twin pairs ending at the same factor value, which, like a text delta
+    /// from the neutral source, says where the edit goes and not where it starts (needs --twins).
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    value_deltas: f32,
     /// Images per encoder/CLIP batch while computing the codes.
     #[arg(long, default_value_t = 64)]
     code_batch: usize,
@@ -86,6 +91,9 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
     let kind = if args.straightforward { MapperKind::Straightforward } else { MapperKind::DeltaEdit };
     if args.straightforward && args.delta_subspace > 0 {
         anyhow::bail!("--delta-subspace projects CLIP deltas; the straightforward baseline reads target features, not deltas");
+    }
+    if args.value_deltas > 0.0 && (args.straightforward || args.twins == 0.0) {
+        anyhow::bail!("--value-deltas replaces the deltas of twin pairs: it needs --twins and the DeltaEdit condition");
     }
     let run_dir = args.run_dir.clone().unwrap_or_else(|| {
         PathBuf::from(if args.straightforward { "runs/mapper-straightforward" } else { "runs/mapper" })
@@ -147,6 +155,11 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         kind,
         twins: args.twins,
         delta_subspace: args.delta_subspace,
+        value_deltas: args.value_deltas,
+    };
+    let value_deltas = match args.value_deltas {
+        0.0 => None,
+        share => Some(ValueDeltas::fit(&train_codes, &twin_changes(args.seed, train_codes.len / 2), share, args.seed)?),
     };
     let options = TrainOptions {
         dir: run_dir.clone(),
@@ -157,7 +170,7 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         label: format!("{kind:?} mapper").to_lowercase(),
     };
     let (mapper, summary) =
-        train(&cfg, &config, &train_codes, subspace.as_ref(), options, &device.clone().autodiff()).context("training the mapper")?;
+        train(&cfg, &config, &train_codes, subspace.as_ref(), value_deltas.as_ref(), options, &device.clone().autodiff()).context("training the mapper")?;
     let mapper = mapper.valid();
 
     // Validation on uniform pairs of held-out renders, comparable between pairings.

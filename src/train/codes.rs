@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::engine::models::GanBase;
 use crate::models::stylegan2::{Noise, SLayers};
 use crate::weights::checkpoint::Checkpoint;
-use crate::weights::registry::sha256_file;
+use crate::weights::registry::{BUILTIN_DELTA_ALIGNMENT_FILE, sha256_file};
 use crate::weights::writer::{Precision, TensorWriter};
 use crate::world::dataset::{held_out_seed, training_seed};
 use crate::world::factors::{Attributes, Factor};
@@ -140,7 +140,13 @@ pub struct CodesFingerprint {
 
 impl CodesFingerprint {
     pub fn of(base: &GanBase, source: CodeSource, len: usize) -> Result<Self> {
-        let models = base.paths.iter().map(|p| Ok((p.clone(), sha256_file(p)?))).collect::<Result<Vec<_>>>()?;
+        // Codes are images only: the text side (the delta alignment) does not make them.
+        let models = base
+            .paths
+            .iter()
+            .filter(|p| !p.ends_with(BUILTIN_DELTA_ALIGNMENT_FILE))
+            .map(|p| Ok((p.clone(), sha256_file(p)?)))
+            .collect::<Result<Vec<_>>>()?;
         Ok(CodesFingerprint { source, len, models, s_layers: base.domain.s_layers() })
     }
 }
@@ -252,6 +258,18 @@ pub fn twin_attributes(seed: u64, attributes: Attributes) -> Attributes {
         return twin.with_other_value(second, &mut rng);
     }
     twin
+}
+
+/// The changes (factor, new value) from code 2k to code 2k + 1 of [`CodeSource::TrainingTwins`]
+/// with `seed`, for `pairs` pairs.
+pub fn twin_changes(seed: u64, pairs: usize) -> Vec<Vec<(Factor, usize)>> {
+    (0..pairs as u64)
+        .map(|k| {
+            let (seed, before) = portrait(training_seed(seed, k));
+            let after = twin_attributes(seed, before);
+            Factor::ALL.into_iter().filter(|&f| after.get(f) != before.get(f)).map(|f| (f, after.get(f))).collect()
+        })
+        .collect()
 }
 
 /// The renders of `portraits` at `size`² as [B, 3, size, size] in [−1, 1].

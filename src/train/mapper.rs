@@ -18,6 +18,14 @@
 //!   Same network, same loss (the paper trains it "in the same space and supervised by the same
 //!   loss functions", §5.2.3).
 //!
+//! Value deltas (ours, `value_deltas` > 0, DeltaEdit with twins): a text delta from the neutral
+//! source says where an edit goes ("towards medium skin"), not where it starts; the image delta of
+//! a twin pair says both (light → medium differs from dark → medium). For a share of the twin
+//! pairs the condition's delta is the pair's *value delta* instead: the mean unit image delta of
+//! all single-change twin pairs that end at the same (factor, value), summed over the pair's
+//! changes. The mapper then learns to read the start from the image feature c_i, as it must at
+//! inference. Still text-free: the deltas are image deltas grouped by the renderer's changes.
+//!
 //! Batches are a function of the step index: i walks through a per-epoch permutation of the codes
 //! (the official shuffled loader), j comes from a stream seeded by the sample's position.
 use burn::optim::{AdamConfig, GradientsParams};
@@ -27,6 +35,7 @@ use super::codes::LatentCodes;
 use super::{Run, Summary, TrainOptions, Trainee};
 use crate::engine::delta_space::condition;
 use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace};
+use crate::world::factors::Factor;
 use crate::world::rng::Rng;
 use crate::{Error, Result};
 
@@ -44,12 +53,15 @@ pub struct MapperTraining {
     /// Directions of the [`DeltaSubspace`] the deltas are projected onto (DeltaEdit only); 0
     /// for none (the paper).
     pub delta_subspace: usize,
+    /// The share of twin pairs whose condition reads their value delta (DeltaEdit with twins
+    /// only); 0 for their own image delta.
+    pub value_deltas: f32,
 }
 
 impl Default for MapperTraining {
     /// The official settings; the step count is the caller's (201,562 for 258k FFHQ codes).
     fn default() -> Self {
-        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0, delta_subspace: 0 }
+        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0, delta_subspace: 0, value_deltas: 0.0 }
     }
 }
 
@@ -80,6 +92,71 @@ const SUBSPACE_PAIRS: usize = 4096;
 pub fn fit_delta_subspace(codes: &LatentCodes, twins: bool, seed: u64, k: usize, device: &Device) -> Result<DeltaSubspace> {
     let (sources, partners) = PairSampler::with_twins(seed, codes.len, if twins { 1.0 } else { 0.0 }).batch(0, SUBSPACE_PAIRS);
     DeltaSubspace::fit(codes.clip_rows(&partners, device) - codes.clip_rows(&sources, device), k)
+}
+
+/// Per twin pair, the mean unit image delta of the single-change twin pairs that end where it
+/// ends (summed over its changes) [pairs, E], and the share of twin samples that read it.
+pub struct ValueDeltas {
+    rows: Vec<f32>,
+    width: usize,
+    share: f32,
+    seed: u64,
+}
+
+impl ValueDeltas {
+    /// `changes[k]`: the (factor, value) changes from code 2k to 2k + 1 of twin `codes`.
+    pub fn fit(codes: &LatentCodes, changes: &[Vec<(Factor, usize)>], share: f32, seed: u64) -> Result<ValueDeltas> {
+        let width = codes.clip_dim;
+        if changes.len() * 2 > codes.len {
+            return Err(Error::Invalid(format!("value deltas: {} twin pairs but {} codes", changes.len(), codes.len)));
+        }
+        let delta = |k: usize| -> Vec<f32> {
+            let row = |i: usize| &codes.clip[i * width..(i + 1) * width];
+            let d: Vec<f32> = row(2 * k + 1).iter().zip(row(2 * k)).map(|(a, b)| a - b).collect();
+            let norm = d.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            d.into_iter().map(|x| x / norm).collect()
+        };
+        let mut sums: std::collections::HashMap<(Factor, usize), (Vec<f32>, usize)> = Default::default();
+        for (k, change) in changes.iter().enumerate() {
+            if let [single] = change[..] {
+                let (sum, count) = sums.entry(single).or_insert_with(|| (vec![0.0; width], 0));
+                sum.iter_mut().zip(delta(k)).for_each(|(s, d)| *s += d);
+                *count += 1;
+            }
+        }
+        let mut rows = Vec::with_capacity(changes.len() * width);
+        for change in changes {
+            let mut row = vec![0.0f32; width];
+            for key in change {
+                let (sum, count) = sums.get(key).ok_or_else(|| {
+                    Error::Invalid(format!("value deltas: no single-change twin pair ends at {}={}", key.0.name(), key.1))
+                })?;
+                row.iter_mut().zip(sum).for_each(|(r, s)| *r += s / *count as f32);
+            }
+            rows.extend(row);
+        }
+        Ok(ValueDeltas { rows, width, share, seed })
+    }
+
+    /// The condition deltas [B, E] of step `step`'s pairs: c_j − c_i, or for a share of the twin
+    /// pairs (drawn from the step, so a resumed run draws the same) their value delta.
+    fn deltas(&self, codes: &LatentCodes, sources: &[usize], partners: &[usize], step: usize, device: &Device) -> Tensor<2> {
+        let mut out = Vec::with_capacity(sources.len() * self.width);
+        for (b, (&i, &j)) in sources.iter().zip(partners).enumerate() {
+            let mut rng = Rng::stream(self.seed ^ 0x7661_6c75, (step * sources.len() + b) as u64);
+            let pair = i.min(j) / 2;
+            if j == i ^ 1 && pair * self.width < self.rows.len() && rng.chance(self.share) {
+                let value = &self.rows[pair * self.width..(pair + 1) * self.width];
+                // The value delta points from the pair's first code to its second.
+                let sign = if i < j { 1.0 } else { -1.0 };
+                out.extend(value.iter().map(|v| v * sign));
+            } else {
+                let (ci, cj) = (&codes.clip[i * self.width..(i + 1) * self.width], &codes.clip[j * self.width..(j + 1) * self.width]);
+                out.extend(cj.iter().zip(ci).map(|(a, b)| a - b));
+            }
+        }
+        Tensor::from_data(TensorData::new(out, [sources.len(), self.width]), device)
+    }
 }
 
 /// MSE, mean cosine similarity, and the training loss MSE + (1 − cosine).
@@ -167,13 +244,30 @@ pub fn pair_batch(
     (s_i.clone(), cond, s_j - s_i)
 }
 
+/// [`pair_batch`] with the DeltaEdit condition's deltas taken from `value_deltas` at `step`.
+fn value_pair_batch(
+    codes: &LatentCodes,
+    subspace: Option<&DeltaSubspace>,
+    value_deltas: &ValueDeltas,
+    (sources, partners): (&[usize], &[usize]),
+    step: usize,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+    let s_i = codes.s_rows(sources, device);
+    let s_j = codes.s_rows(partners, device);
+    let deltas = value_deltas.deltas(codes, sources, partners, step, device);
+    (s_i.clone(), condition(codes.clip_rows(sources, device), deltas, subspace), s_j - s_i)
+}
+
 /// Trains a mapper of layout `config` on `codes` (resuming from `options.dir`), on `device`
-/// (an autodiff device), with its deltas projected onto `subspace` (on any device) if given.
+/// (an autodiff device), with its deltas projected onto `subspace` (on any device) if given and
+/// the twin pairs' value deltas read from `value_deltas` if given.
 pub fn train(
     cfg: &MapperTraining,
     config: &DeltaMapperConfig,
     codes: &LatentCodes,
     subspace: Option<&DeltaSubspace>,
+    value_deltas: Option<&ValueDeltas>,
     options: TrainOptions,
     device: &Device,
 ) -> Result<(DeltaMapper, Summary)> {
@@ -197,7 +291,10 @@ pub fn train(
     let subspace = subspace.as_ref();
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let (sources, partners) = sampler.batch(step, cfg.batch);
-        let (s_i, cond, target) = pair_batch(codes, cfg.kind, subspace, &sources, &partners, device);
+        let (s_i, cond, target) = match value_deltas {
+            Some(values) => value_pair_batch(codes, subspace, values, (&sources, &partners), step, device),
+            None => pair_batch(codes, cfg.kind, subspace, &sources, &partners, device),
+        };
         let MapperLoss { loss, mse, cosine } = mapper_loss(model.forward(s_i, cond), target);
         let values = Tensor::cat(vec![loss.clone(), mse, cosine], 0).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
         if !values[0].is_finite() {
@@ -253,6 +350,33 @@ mod tests {
     use super::*;
     use crate::engine::models::tiny_base;
     use crate::train::codes::{CodeSource, compute};
+
+    /// Twin codes with only CLIP features (2-d), pair k = codes 2k, 2k + 1.
+    fn twin_clip_codes(clip: Vec<f32>) -> LatentCodes {
+        LatentCodes { len: clip.len() / 2, s_dim: 0, n_latent: 0, w_dim: 0, clip_dim: 2, s: vec![], wplus: vec![], clip }
+    }
+
+    #[test]
+    fn value_deltas_average_single_changes_to_a_value_and_keep_the_pair_direction() {
+        let device = Device::flex();
+        // Pairs 0 and 1 end at hat=1 from different starts; pair 2 also changes the background.
+        let codes = twin_clip_codes(vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 3.0, 5.0, 5.0, 6.0, 5.0, 0.0, 0.0, 0.0, 1.0]);
+        let hat = (Factor::Hat, 1);
+        let changes = vec![vec![hat], vec![hat], vec![hat, (Factor::Background, 2)], vec![(Factor::Background, 2)]];
+        let values = ValueDeltas::fit(&codes, &changes, 1.0, 0).unwrap();
+        let rows = |sources: &[usize], partners: &[usize]| -> Vec<f32> {
+            values.deltas(&codes, sources, partners, 0, &device).into_data().try_to_vec::<f32>().unwrap()
+        };
+        // Mean of the unit deltas (1, 0) and (0, 1); pair 2 adds the background's (0, 1).
+        assert_eq!(rows(&[0, 3, 4], &[1, 2, 5]), vec![0.5, 0.5, -0.5, -0.5, 0.5, 1.5]);
+        // Uniform pairs keep their own delta.
+        assert_eq!(rows(&[0], &[5]), vec![6.0, 5.0]);
+        let none = ValueDeltas::fit(&codes, &changes, 0.0, 0).unwrap();
+        assert_eq!(none.deltas(&codes, &[0], &[1], 0, &device).into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
+        // A value no single-change pair reaches cannot be averaged.
+        let unreached = vec![vec![hat], vec![hat], vec![hat], vec![(Factor::Eyes, 1), hat]];
+        assert!(ValueDeltas::fit(&codes, &unreached, 1.0, 0).is_err());
+    }
 
     #[test]
     fn pairs_follow_the_step_and_sources_cover_each_epoch() {
@@ -334,7 +458,7 @@ mod tests {
                 keep: 1,
                 label: "mapper".into(),
             };
-            let (mapper, summary) = train(&cfg, &config, &codes, None, options, &device.clone().autodiff()).unwrap();
+            let (mapper, summary) = train(&cfg, &config, &codes, None, None, options, &device.clone().autodiff()).unwrap();
             let log = std::fs::read_to_string(dir.path().join("losses.jsonl")).unwrap();
             let logged: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
             let series = |name: &str| logged.iter().map(|v| v[name].as_f64().unwrap()).collect::<Vec<_>>();
