@@ -39,9 +39,10 @@ $ds train gan --steps 2000 --lr 3e-4 --seed 2 --detail-weight 4 --feature-weight
 # The relevance matrix (background) beside the mapper and the straightforward baseline, on renders
 # paired half with their counterfactual twins (one or two factors changed), half uniformly as in
 # the paper (--twins 0.5); the DeltaEdit mapper reads its deltas projected onto the top 24
-# directions of single-edit image deltas.
+# directions of single-edit image deltas, and half of its twin pairs read the mean delta of all
+# changes to the same value (--value-deltas 0.5), as text deltas from the neutral source do.
 $ds --device cpu train relevance --images 32 --std-images 12000 --codes runs/codes --run-dir runs/relevance > runs/relevance.log 2>&1 &
 relevance=$!
-$ds --device cpu train mapper --twins 0.5 --delta-subspace 24 --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
+$ds --device cpu train mapper --twins 0.5 --delta-subspace 24 --value-deltas 0.5 --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
 $ds --device cpu train mapper --straightforward --twins 0.5 --images 12000 --steps 30000 --run-dir runs/mapper-straightforward --codes runs/codes
 wait $relevance
