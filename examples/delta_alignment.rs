@@ -11,7 +11,9 @@ use std::path::Path;
 use burn::prelude::*;
 use deltastudio::engine::benchmark::read_prompts;
 use deltastudio::engine::delta_space::{DeltaSpace, Domain};
-use deltastudio::engine::models::GanBase;
+use deltastudio::engine::gan::Method;
+use deltastudio::engine::models::GanModels;
+use deltastudio::models::clip::l2_normalize;
 use deltastudio::models::delta_mapper::DeltaSubspace;
 use deltastudio::train::alignment;
 use deltastudio::train::codes::twin_attributes;
@@ -24,21 +26,20 @@ const RENDERS_PER_PROMPT: usize = 30;
 
 /// Unit image deltas f(after) − f(before) of portrait pairs [N, E].
 fn image_deltas(space: &DeltaSpace, pairs: &[(u64, Attributes, Attributes)], device: &Device) -> deltastudio::Result<Tensor<2>> {
-    let delta = alignment::image_deltas(space, pairs, 128, device)?;
-    Ok(delta.clone() / delta.square().sum_dim(1).sqrt().clamp_min(1e-12))
+    Ok(l2_normalize(alignment::image_deltas(space, pairs, 128, device)?))
 }
 
 /// Mean cosine between `direction` [1, E] and the unit rows of `deltas`.
 fn mean_cosine(deltas: &Tensor<2>, direction: Tensor<2>) -> f32 {
-    let unit = direction.clone() / direction.square().sum().sqrt().clamp_min(1e-12).unsqueeze::<2>();
-    deltas.clone().matmul(unit.transpose()).mean().into_scalar::<f32>()
+    deltas.clone().matmul(l2_normalize(direction).transpose()).mean().into_scalar::<f32>()
 }
 
 fn main() -> deltastudio::Result<()> {
     let twin_pairs: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(4096);
     let device = Device::flex();
-    let base = GanBase::load(&WeightsPath::new(None), Domain::Builtin, &device)?;
-    let space = &base.delta_space;
+    // The edit models: their DeltaSpace carries the delta alignment.
+    let models = GanModels::load(&WeightsPath::new(None), Domain::Builtin, Method::DeltaEdit, &device)?;
+    let space = &models.base.delta_space;
     let twins: Vec<_> = (0..twin_pairs)
         .map(|i| {
             let seed = training_seed(0, i);

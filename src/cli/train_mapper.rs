@@ -157,9 +157,10 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         delta_subspace: args.delta_subspace,
         value_deltas: args.value_deltas,
     };
-    let value_deltas = match args.value_deltas {
-        0.0 => None,
-        share => Some(ValueDeltas::fit(&train_codes, &twin_changes(args.seed, train_codes.len / 2), share, args.seed)?),
+    let value_deltas = if cfg.value_deltas > 0.0 {
+        Some(ValueDeltas::fit(&train_codes, &twin_changes(args.seed, train_codes.len / 2), &cfg)?)
+    } else {
+        None
     };
     let options = TrainOptions {
         dir: run_dir.clone(),
@@ -243,8 +244,8 @@ fn relative_output_change(
     device: &Device,
 ) -> f64 {
     let (sources, partners) = PairSampler::new(1, codes.len).batch(0, 256);
-    let (s_i, cond_a, _) = pair_batch(codes, kind, a_subspace, &sources, &partners, device);
-    let (_, cond_b, _) = pair_batch(codes, kind, b_subspace, &sources, &partners, device);
+    let (s_i, cond_a, _) = pair_batch(codes, kind, a_subspace, (&sources, &partners), None, device);
+    let (_, cond_b, _) = pair_batch(codes, kind, b_subspace, (&sources, &partners), None, device);
     let (ya, yb) = (a.forward(s_i.clone(), cond_a), b.forward(s_i, cond_b));
     let diff = (yb - ya.clone()).square().sum().sqrt().into_scalar::<f32>() as f64;
     diff / (ya.square().sum().sqrt().into_scalar::<f32>() as f64).max(1e-12)

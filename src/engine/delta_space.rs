@@ -127,7 +127,7 @@ impl DeltaSpace {
     }
 
     /// Uses `alignment` for every text delta from now on.
-    pub fn with_alignment(mut self, alignment: DeltaAlignment) -> Result<Self> {
+    pub fn set_alignment(&mut self, alignment: DeltaAlignment) -> Result<()> {
         if alignment.width() != self.config.embed_dim {
             return Err(Error::Config(format!(
                 "the delta alignment is {0}×{0}; this CLIP's features are {1}-d",
@@ -136,7 +136,7 @@ impl DeltaSpace {
             )));
         }
         self.alignment = Some(alignment.to_device(&self.device));
-        Ok(self)
+        Ok(())
     }
 
     /// The text delta the engine edits with ([1, E]): DeltaEdit's `GetDt`, carried by the
@@ -204,15 +204,11 @@ mod tests {
     fn an_alignment_carries_every_text_delta_and_must_fit_the_clip() {
         let device = Device::flex();
         let config = ClipConfig::tiny();
-        let space = DeltaSpace::new(config.init(&device), config.clone(), Domain::Builtin, &device).unwrap();
+        let mut space = DeltaSpace::new(config.init(&device), config, Domain::Builtin, &device).unwrap();
         let map = Tensor::<2>::random([8, 8], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
         let wrong = DeltaAlignment { text_to_image: Tensor::zeros([4, 4], &device) };
-        assert!(space.with_alignment(wrong).is_err());
-
-        let space = DeltaSpace::new(config.init(&device), config, Domain::Builtin, &device)
-            .unwrap()
-            .with_alignment(DeltaAlignment { text_to_image: map.clone() })
-            .unwrap();
+        assert!(space.set_alignment(wrong).is_err());
+        space.set_alignment(DeltaAlignment { text_to_image: map.clone() }).unwrap();
         let clip = space.clip_text_delta("a face", "a face with red hair").unwrap();
         let aligned = space.text_delta("a face", "a face with red hair").unwrap();
         let expected = DeltaAlignment { text_to_image: map }.apply(clip.clone());

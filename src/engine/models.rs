@@ -93,15 +93,8 @@ impl GanBase {
             ));
         }
         let (clip, clip_config) = weights::clip::load_clip(&clip_path, None, device)?;
-        let mut delta_space = DeltaSpace::new(clip, clip_config, domain, device)?;
-        let mut paths = vec![generator_path, encoder_path, clip_path];
-        if let Some(file) = files.delta_alignment {
-            let path = find(weights, file)?;
-            let alignment = weights::delta_alignment::load_delta_alignment(&path, delta_space.config.embed_dim, device)?;
-            delta_space = delta_space.with_alignment(alignment)?;
-            paths.push(path);
-        }
-        Ok(GanBase { domain, generator, encoder, delta_space, paths })
+        let delta_space = DeltaSpace::new(clip, clip_config, domain, device)?;
+        Ok(GanBase { domain, generator, encoder, delta_space, paths: vec![generator_path, encoder_path, clip_path] })
     }
 
     /// The Delta Mapper layout that fits this generator and CLIP (the official one for FFHQ).
@@ -137,6 +130,13 @@ impl GanModels {
     pub fn load(weights: &WeightsPath, domain: Domain, method: Method, device: &Device) -> Result<GanModels> {
         let mut base = GanBase::load(weights, domain, device)?;
         let files = GanFiles::of(domain);
+        // Edits read text deltas; codes and training (GanBase alone) read images only.
+        if let Some(file) = files.delta_alignment {
+            let path = find(weights, file)?;
+            let alignment = weights::delta_alignment::load_delta_alignment(&path, base.delta_space.config.embed_dim, device)?;
+            base.delta_space.set_alignment(alignment)?;
+            base.paths.push(path);
+        }
         let relevance_path = find(weights, files.relevance)?;
         let s_dim = base.s_dim();
         let relevance =

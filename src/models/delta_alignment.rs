@@ -8,6 +8,7 @@
 //! stays text-free; only the text delta it is given at inference changes.
 use burn::prelude::*;
 
+use crate::models::clip::l2_normalize;
 use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -32,10 +33,10 @@ impl DeltaAlignment {
                 image_deltas.dims()
             )));
         }
-        let x = unit_rows(text_deltas);
-        let y = unit_rows(image_deltas);
+        let x = l2_normalize(text_deltas);
+        let y = l2_normalize(image_deltas);
         let normal = x.clone().transpose().matmul(x.clone());
-        let shrink = normal.clone().mul(Tensor::eye(e, &normal.device())).sum().into_scalar::<f32>() / e as f32 * ridge;
+        let shrink = burn::linalg::trace::<2, 1>(normal.clone()).into_scalar::<f32>() / e as f32 * ridge;
         // XᵀX is symmetric positive semi-definite: U = V, and the shift only moves its eigenvalues.
         let (u, s, _) = burn::linalg::svd::<2, 1>(normal, SVD_SWEEPS);
         let inverse = u.clone().mul((s + shrink).recip().unsqueeze_dim(0)).matmul(u.transpose());
@@ -46,7 +47,7 @@ impl DeltaAlignment {
     /// relevance threshold β reads it as it reads a raw text delta).
     pub fn apply(&self, delta: Tensor<2>) -> Tensor<2> {
         let norm = delta.clone().square().sum_dim(1).sqrt();
-        unit_rows(delta.matmul(self.text_to_image.clone())) * norm
+        l2_normalize(delta.matmul(self.text_to_image.clone())) * norm
     }
 
     pub fn to_device(&self, device: &Device) -> DeltaAlignment {
@@ -57,10 +58,6 @@ impl DeltaAlignment {
     pub fn width(&self) -> usize {
         self.text_to_image.dims()[0]
     }
-}
-
-fn unit_rows(t: Tensor<2>) -> Tensor<2> {
-    t.clone() / t.square().sum_dim(1).sqrt().clamp_min(1e-12)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use burn::prelude::*;
 
 use super::codes::renders;
 use crate::engine::delta_space::DeltaSpace;
+use crate::models::clip::l2_normalize;
 use crate::models::delta_alignment::DeltaAlignment;
 use crate::world::captions::{TemplateSet, caption_mentioning};
 use crate::world::dataset::{held_out_seed, training_seed};
@@ -74,8 +75,7 @@ pub fn deltas(space: &DeltaSpace, pairs: &[CounterfactualPair], batch: usize, de
 
 /// Mean cosine between matching rows.
 pub fn mean_cosine(a: Tensor<2>, b: Tensor<2>) -> f32 {
-    let unit = |t: Tensor<2>| t.clone() / t.square().sum_dim(1).sqrt().clamp_min(1e-12);
-    (unit(a) * unit(b)).sum_dim(1).mean().into_scalar::<f32>()
+    (l2_normalize(a) * l2_normalize(b)).sum_dim(1).mean().into_scalar::<f32>()
 }
 
 /// How well text deltas point along image deltas, without and with the alignment.

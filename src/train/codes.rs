@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::engine::models::GanBase;
 use crate::models::stylegan2::{Noise, SLayers};
 use crate::weights::checkpoint::Checkpoint;
-use crate::weights::registry::{BUILTIN_DELTA_ALIGNMENT_FILE, sha256_file};
+use crate::weights::registry::sha256_file;
 use crate::weights::writer::{Precision, TensorWriter};
 use crate::world::dataset::{held_out_seed, training_seed};
 use crate::world::factors::{Attributes, Factor};
@@ -140,13 +140,7 @@ pub struct CodesFingerprint {
 
 impl CodesFingerprint {
     pub fn of(base: &GanBase, source: CodeSource, len: usize) -> Result<Self> {
-        // Codes are images only: the text side (the delta alignment) does not make them.
-        let models = base
-            .paths
-            .iter()
-            .filter(|p| !p.ends_with(BUILTIN_DELTA_ALIGNMENT_FILE))
-            .map(|p| Ok((p.clone(), sha256_file(p)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let models = base.paths.iter().map(|p| Ok((p.clone(), sha256_file(p)?))).collect::<Result<Vec<_>>>()?;
         Ok(CodesFingerprint { source, len, models, s_layers: base.domain.s_layers() })
     }
 }

@@ -95,7 +95,8 @@ pub fn fit_delta_subspace(codes: &LatentCodes, twins: bool, seed: u64, k: usize,
 }
 
 /// Per twin pair, the mean unit image delta of the single-change twin pairs that end where it
-/// ends (summed over its changes) [pairs, E], and the share of twin samples that read it.
+/// ends (summed over its changes) [pairs, E], and which twin samples read it (`cfg.value_deltas`
+/// of them, drawn from `cfg.seed`).
 pub struct ValueDeltas {
     rows: Vec<f32>,
     width: usize,
@@ -105,7 +106,7 @@ pub struct ValueDeltas {
 
 impl ValueDeltas {
     /// `changes[k]`: the (factor, value) changes from code 2k to 2k + 1 of twin `codes`.
-    pub fn fit(codes: &LatentCodes, changes: &[Vec<(Factor, usize)>], share: f32, seed: u64) -> Result<ValueDeltas> {
+    pub fn fit(codes: &LatentCodes, changes: &[Vec<(Factor, usize)>], cfg: &MapperTraining) -> Result<ValueDeltas> {
         let width = codes.clip_dim;
         if changes.len() * 2 > codes.len {
             return Err(Error::Invalid(format!("value deltas: {} twin pairs but {} codes", changes.len(), codes.len)));
@@ -135,7 +136,7 @@ impl ValueDeltas {
             }
             rows.extend(row);
         }
-        Ok(ValueDeltas { rows, width, share, seed })
+        Ok(ValueDeltas { rows, width, share: cfg.value_deltas, seed: cfg.seed })
     }
 
     /// The condition deltas [B, E] of step `step`'s pairs: c_j − c_i, or for a share of the twin
@@ -229,34 +230,25 @@ impl PairSampler {
     }
 }
 
-/// The mapper's inputs and target for pairs (i, j): s_i, the condition, Δs = s_j − s_i.
+/// The mapper's inputs and target for pairs (i, j): s_i, the condition, Δs = s_j − s_i. With
+/// `value_deltas` (and the step drawing which twin pairs read them) the DeltaEdit condition's
+/// deltas come from there.
 pub fn pair_batch(
     codes: &LatentCodes,
     kind: MapperKind,
     subspace: Option<&DeltaSubspace>,
-    sources: &[usize],
-    partners: &[usize],
-    device: &Device,
-) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
-    let s_i = codes.s_rows(sources, device);
-    let s_j = codes.s_rows(partners, device);
-    let cond = training_condition(kind, subspace, codes.clip_rows(sources, device), codes.clip_rows(partners, device));
-    (s_i.clone(), cond, s_j - s_i)
-}
-
-/// [`pair_batch`] with the DeltaEdit condition's deltas taken from `value_deltas` at `step`.
-fn value_pair_batch(
-    codes: &LatentCodes,
-    subspace: Option<&DeltaSubspace>,
-    value_deltas: &ValueDeltas,
     (sources, partners): (&[usize], &[usize]),
-    step: usize,
+    value_deltas: Option<(&ValueDeltas, usize)>,
     device: &Device,
 ) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
     let s_i = codes.s_rows(sources, device);
     let s_j = codes.s_rows(partners, device);
-    let deltas = value_deltas.deltas(codes, sources, partners, step, device);
-    (s_i.clone(), condition(codes.clip_rows(sources, device), deltas, subspace), s_j - s_i)
+    let c_i = codes.clip_rows(sources, device);
+    let cond = match value_deltas {
+        Some((values, step)) => condition(c_i, values.deltas(codes, sources, partners, step, device), subspace),
+        None => training_condition(kind, subspace, c_i, codes.clip_rows(partners, device)),
+    };
+    (s_i.clone(), cond, s_j - s_i)
 }
 
 /// Trains a mapper of layout `config` on `codes` (resuming from `options.dir`), on `device`
@@ -291,10 +283,7 @@ pub fn train(
     let subspace = subspace.as_ref();
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let (sources, partners) = sampler.batch(step, cfg.batch);
-        let (s_i, cond, target) = match value_deltas {
-            Some(values) => value_pair_batch(codes, subspace, values, (&sources, &partners), step, device),
-            None => pair_batch(codes, cfg.kind, subspace, &sources, &partners, device),
-        };
+        let (s_i, cond, target) = pair_batch(codes, cfg.kind, subspace, (&sources, &partners), value_deltas.map(|v| (v, step)), device);
         let MapperLoss { loss, mse, cosine } = mapper_loss(model.forward(s_i, cond), target);
         let values = Tensor::cat(vec![loss.clone(), mse, cosine], 0).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
         if !values[0].is_finite() {
@@ -333,7 +322,7 @@ pub fn evaluate(
     for (step, start) in (0..pairs).step_by(chunk).enumerate() {
         let n = chunk.min(pairs - start);
         let (sources, partners) = sampler.batch(step, n);
-        let (s_i, cond, target) = pair_batch(codes, kind, subspace, &sources, &partners, device);
+        let (s_i, cond, target) = pair_batch(codes, kind, subspace, (&sources, &partners), None, device);
         let terms = mapper_loss(mapper.forward(s_i, cond), target.clone());
         let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64 * n as f64;
         mse += scalar(terms.mse);
@@ -363,7 +352,8 @@ mod tests {
         let codes = twin_clip_codes(vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 3.0, 5.0, 5.0, 6.0, 5.0, 0.0, 0.0, 0.0, 1.0]);
         let hat = (Factor::Hat, 1);
         let changes = vec![vec![hat], vec![hat], vec![hat, (Factor::Background, 2)], vec![(Factor::Background, 2)]];
-        let values = ValueDeltas::fit(&codes, &changes, 1.0, 0).unwrap();
+        let cfg = |share| MapperTraining { value_deltas: share, ..MapperTraining::default() };
+        let values = ValueDeltas::fit(&codes, &changes, &cfg(1.0)).unwrap();
         let rows = |sources: &[usize], partners: &[usize]| -> Vec<f32> {
             values.deltas(&codes, sources, partners, 0, &device).into_data().try_to_vec::<f32>().unwrap()
         };
@@ -371,11 +361,11 @@ mod tests {
         assert_eq!(rows(&[0, 3, 4], &[1, 2, 5]), vec![0.5, 0.5, -0.5, -0.5, 0.5, 1.5]);
         // Uniform pairs keep their own delta.
         assert_eq!(rows(&[0], &[5]), vec![6.0, 5.0]);
-        let none = ValueDeltas::fit(&codes, &changes, 0.0, 0).unwrap();
+        let none = ValueDeltas::fit(&codes, &changes, &cfg(0.0)).unwrap();
         assert_eq!(none.deltas(&codes, &[0], &[1], 0, &device).into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 0.0]);
         // A value no single-change pair reaches cannot be averaged.
         let unreached = vec![vec![hat], vec![hat], vec![hat], vec![(Factor::Eyes, 1), hat]];
-        assert!(ValueDeltas::fit(&codes, &unreached, 1.0, 0).is_err());
+        assert!(ValueDeltas::fit(&codes, &unreached, &cfg(1.0)).is_err());
     }
 
     #[test]
