@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use burn::tensor::Tensor;
 use deltastudio::device::{self, DevicePreference};
 use deltastudio::engine::delta_space::{DeltaSpace, Domain};
 use deltastudio::models::delta_alignment::DeltaAlignment;
-use deltastudio::train::alignment::{AlignmentCosines, deltas, held_out_pairs, training_pairs};
+use deltastudio::train::alignment::{AlignmentCosines, deltas, held_out_pairs, one_sided_deltas, training_pairs};
 use deltastudio::weights::clip::load_clip;
 use deltastudio::weights::delta_alignment::save_delta_alignment;
 use deltastudio::weights::registry::{BUILTIN_CLIP_FILE, BUILTIN_DELTA_ALIGNMENT_FILE, WeightsPath, sha256_file};
@@ -26,11 +27,16 @@ pub struct Args {
     #[arg(long, default_value_t = 512)]
     held_out_pairs: usize,
     /// Ridge strength, relative to the mean eigenvalue of the text deltas' second moment.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 0.1)]
     ridge: f32,
     /// Seeds the training renders.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Also fit one-sided deltas: per pair, the neutral prompt → a caption saying only the new
+    /// value, aligned to the mean image delta of the pairs ending at that value (what an edit
+    /// from the neutral source asks for). `--one-sided false` fits the paired captions only.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    one_sided: bool,
     /// Renders per CLIP batch.
     #[arg(long, default_value_t = 128)]
     batch: usize,
@@ -48,10 +54,20 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
     let space = DeltaSpace::new(clip, config, Domain::Builtin, device)?;
 
     let started = Instant::now();
-    let (text, image) = deltas(&space, &training_pairs(args.seed, args.pairs), args.batch, device).context("computing the training deltas")?;
-    let alignment = DeltaAlignment::fit(text.clone(), image.clone(), args.ridge)?;
+    let pairs = training_pairs(args.seed, args.pairs);
+    let (text, image) = deltas(&space, &pairs, args.batch, device).context("computing the training deltas")?;
+    let one_sided = if args.one_sided { Some(one_sided_deltas(&space, &pairs, image.clone())?) } else { None };
+    let (fit_text, fit_image) = match &one_sided {
+        Some((t, i)) => (Tensor::cat(vec![text.clone(), t.clone()], 0), Tensor::cat(vec![image.clone(), i.clone()], 0)),
+        None => (text.clone(), image.clone()),
+    };
+    let alignment = DeltaAlignment::fit(fit_text, fit_image, args.ridge)?;
     let wall_time = started.elapsed().as_secs_f64();
     let training = AlignmentCosines::of(&alignment, text, image);
+    let one_sided = one_sided.map(|(t, i)| AlignmentCosines::of(&alignment, t, i));
+    if let Some(c) = &one_sided {
+        println!("one-sided training deltas (neutral → value), CLIP → aligned: {:.3} → {:.3}", c.clip, c.aligned);
+    }
     let (text, image) = deltas(&space, &held_out_pairs(args.held_out_pairs), args.batch, device).context("computing the held-out deltas")?;
     let held_out = AlignmentCosines::of(&alignment, text, image);
     println!(
@@ -63,12 +79,14 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
     save_delta_alignment(&alignment, &output, metadata).with_context(|| format!("writing {}", output.display()))?;
     println!("wrote {}", output.display());
     let manifest = serde_json::json!({
-        "model": "delta alignment W [E, E]: unit CLIP text deltas × W ≈ unit image deltas, ridge regression on counterfactual render pairs and their paired captions (src/train/alignment.rs), f32",
+        "model": "delta alignment W [E, E]: unit CLIP text deltas × W ≈ unit image deltas, ridge regression on counterfactual render pairs and their paired captions, and with --one-sided on neutral → value captions and the mean image delta to that value (src/train/alignment.rs), f32",
         "command": command_line(),
         "pairs": args.pairs,
         "ridge": args.ridge,
         "seed": args.seed,
+        "one_sided": args.one_sided,
         "mean_cosine_training_pairs": training,
+        "mean_cosine_one_sided_training_deltas": one_sided,
         "mean_cosine_held_out_pairs": held_out,
         "held_out_pairs": args.held_out_pairs,
         "trained_from": trained_from(&[(clip_path.clone(), sha256_file(&clip_path)?)]),

@@ -68,6 +68,10 @@ pub struct Args {
     /// from the neutral source, says where the edit goes and not where it starts (needs --twins).
     #[arg(long, default_value_t = 0.0, value_parser = share)]
     value_deltas: f32,
+    /// Weight of the MSE term of the loss, beside 1 − cosine. The paper's 1 leaves the length of
+    /// Δs to a term about a hundred times smaller than the cosine's.
+    #[arg(long, default_value_t = 1.0)]
+    mse_weight: f32,
     /// Images per encoder/CLIP batch while computing the codes.
     #[arg(long, default_value_t = 64)]
     code_batch: usize,
@@ -156,6 +160,7 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         twins: args.twins,
         delta_subspace: args.delta_subspace,
         value_deltas: args.value_deltas,
+        mse_weight: args.mse_weight,
     };
     let value_deltas = if cfg.value_deltas > 0.0 {
         Some(ValueDeltas::fit(&train_codes, &twin_changes(args.seed, train_codes.len / 2), &cfg)?)

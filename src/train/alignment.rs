@@ -8,7 +8,7 @@ use super::codes::renders;
 use crate::engine::delta_space::DeltaSpace;
 use crate::models::clip::l2_normalize;
 use crate::models::delta_alignment::DeltaAlignment;
-use crate::world::captions::{TemplateSet, caption_mentioning};
+use crate::world::captions::{NEUTRAL, TemplateSet, caption_mentioning, caption_saying_only};
 use crate::world::dataset::{held_out_seed, training_seed};
 use crate::world::rng::Rng;
 use crate::world::{Attributes, Factor, sample_attributes};
@@ -73,6 +73,36 @@ pub fn deltas(space: &DeltaSpace, pairs: &[CounterfactualPair], batch: usize, de
     Ok((caption_deltas(space, pairs)?, image_deltas(space, &portraits, batch, device)?))
 }
 
+/// One-sided deltas, as an edit from the neutral prompt makes them: per pair, the text delta from
+/// [`NEUTRAL`] to a caption saying only the pair's new value, and as its image delta the mean unit
+/// image delta of all `pairs` ending at that value (`image_deltas`, their rows), which says where
+/// an edit goes and not where it starts.
+pub fn one_sided_deltas(space: &DeltaSpace, pairs: &[CounterfactualPair], image_deltas: Tensor<2>) -> Result<(Tensor<2>, Tensor<2>)> {
+    let [n, width] = image_deltas.dims();
+    let device = image_deltas.device();
+    let unit: Vec<f32> = l2_normalize(image_deltas).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
+    let ends: Vec<(Factor, usize)> = pairs.iter().map(changed_value).collect();
+    let mut sums: std::collections::HashMap<(Factor, usize), (Vec<f32>, usize)> = Default::default();
+    for (end, row) in ends.iter().zip(unit.chunks(width)) {
+        let (sum, count) = sums.entry(*end).or_insert_with(|| (vec![0.0; width], 0));
+        sum.iter_mut().zip(row).for_each(|(s, d)| *s += d);
+        *count += 1;
+    }
+    let targets: Vec<f32> = ends.iter().flat_map(|end| sums[end].0.iter().map(|s| s / sums[end].1 as f32).collect::<Vec<_>>()).collect();
+    let texts = pairs
+        .iter()
+        .zip(&ends)
+        .map(|(p, &(factor, _))| space.clip_text_delta(NEUTRAL, &caption_saying_only(&p.after, p.seed, TemplateSet::Train, factor)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((Tensor::cat(texts, 0), Tensor::from_data(TensorData::new(targets, [n, width]), &device)))
+}
+
+/// The factor a pair changes and its value after.
+fn changed_value(pair: &CounterfactualPair) -> (Factor, usize) {
+    let factor = Factor::ALL.into_iter().find(|&f| pair.before.get(f) != pair.after.get(f)).expect("a counterfactual pair changes a factor");
+    (factor, pair.after.get(factor))
+}
+
 /// Mean cosine between matching rows.
 pub fn mean_cosine(a: Tensor<2>, b: Tensor<2>) -> f32 {
     (l2_normalize(a) * l2_normalize(b)).sum_dim(1).mean().into_scalar::<f32>()
@@ -104,6 +134,28 @@ mod tests {
             assert_ne!(pair.captions[0], pair.captions[1], "{pair:?}");
         }
         assert_eq!(training_pairs(3, 5)[4].captions, training_pairs(3, 5)[4].captions, "deterministic");
+    }
+
+    #[test]
+    fn one_sided_deltas_start_neutral_and_share_the_mean_image_delta_of_their_value() {
+        let device = Device::flex();
+        let config = ClipConfig::tiny();
+        let space = DeltaSpace::new(config.init(&device), config, crate::engine::delta_space::Domain::Builtin, &device).unwrap();
+        let pairs = training_pairs(0, 48);
+        let image = Tensor::<2>::random([48, 8], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+        let (text, targets) = one_sided_deltas(&space, &pairs, image.clone()).unwrap();
+        assert_eq!((text.dims(), targets.dims()), ([48, 8], [48, 8]));
+        let rows = |t: Tensor<2>| t.into_data().convert::<f32>().to_vec::<f32>().unwrap().chunks(8).map(<[f32]>::to_vec).collect::<Vec<_>>();
+        let (unit, targets) = (rows(l2_normalize(image)), rows(targets));
+        for (i, pair) in pairs.iter().enumerate() {
+            let same_end: Vec<usize> = (0..pairs.len()).filter(|&j| changed_value(&pairs[j]) == changed_value(pair)).collect();
+            let mean: Vec<f32> = (0..8).map(|c| same_end.iter().map(|&j| unit[j][c]).sum::<f32>() / same_end.len() as f32).collect();
+            assert!(mean.iter().zip(&targets[i]).all(|(a, b)| (a - b).abs() < 1e-5), "pair {i}");
+            let (factor, _) = changed_value(pair);
+            let caption = crate::world::captions::caption_saying_only(&pair.after, pair.seed, TemplateSet::Train, factor);
+            let expected = space.clip_text_delta(NEUTRAL, &caption).unwrap();
+            text.clone().slice(i..i + 1).into_data().assert_approx_eq::<f32>(&expected.into_data(), Default::default());
+        }
     }
 
     #[test]

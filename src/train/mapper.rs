@@ -56,12 +56,15 @@ pub struct MapperTraining {
     /// The share of twin pairs whose condition reads their value delta (DeltaEdit with twins
     /// only); 0 for their own image delta.
     pub value_deltas: f32,
+    /// Weight of the MSE term in the loss (1 in the paper, where the cosine term dominates and
+    /// the length of Δs is barely trained).
+    pub mse_weight: f32,
 }
 
 impl Default for MapperTraining {
     /// The official settings; the step count is the caller's (201,562 for 258k FFHQ codes).
     fn default() -> Self {
-        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0, delta_subspace: 0, value_deltas: 0.0 }
+        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0, delta_subspace: 0, value_deltas: 0.0, mse_weight: 1.0 }
     }
 }
 
@@ -160,20 +163,21 @@ impl ValueDeltas {
     }
 }
 
-/// MSE, mean cosine similarity, and the training loss MSE + (1 − cosine).
+/// MSE, mean cosine similarity, and the training loss `mse_weight`·MSE + (1 − cosine).
 pub struct MapperLoss {
     pub loss: Tensor<1>,
     pub mse: Tensor<1>,
     pub cosine: Tensor<1>,
 }
 
-/// `nn.MSELoss()` + `1 − nn.CosineSimilarity(dim=-1)(pred, target).mean()` (eps 1e-8).
-pub fn mapper_loss(pred: Tensor<2>, target: Tensor<2>) -> MapperLoss {
+/// `mse_weight · nn.MSELoss()` + `1 − nn.CosineSimilarity(dim=-1)(pred, target).mean()` (eps
+/// 1e-8); the paper's weight is 1.
+pub fn mapper_loss(pred: Tensor<2>, target: Tensor<2>, mse_weight: f32) -> MapperLoss {
     let mse = (pred.clone() - target.clone()).square().mean();
     let dot = (pred.clone() * target.clone()).sum_dim(1);
     let norms = pred.square().sum_dim(1).sqrt() * target.square().sum_dim(1).sqrt();
     let cosine = (dot / norms.clamp_min(1e-8)).mean();
-    let loss = mse.clone() + cosine.clone().neg().add_scalar(1.0);
+    let loss = mse.clone() * mse_weight + cosine.clone().neg().add_scalar(1.0);
     MapperLoss { loss, mse, cosine }
 }
 
@@ -284,7 +288,7 @@ pub fn train(
     let (trained, summary) = run.train(|step, Trainee { model, mut optim }| {
         let (sources, partners) = sampler.batch(step, cfg.batch);
         let (s_i, cond, target) = pair_batch(codes, cfg.kind, subspace, (&sources, &partners), value_deltas.map(|v| (v, step)), device);
-        let MapperLoss { loss, mse, cosine } = mapper_loss(model.forward(s_i, cond), target);
+        let MapperLoss { loss, mse, cosine } = mapper_loss(model.forward(s_i, cond), target, cfg.mse_weight);
         let values = Tensor::cat(vec![loss.clone(), mse, cosine], 0).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
         if !values[0].is_finite() {
             return Err(Error::Invalid(format!("delta mapper: the loss diverged at step {step} ({})", values[0])));
@@ -323,7 +327,7 @@ pub fn evaluate(
         let n = chunk.min(pairs - start);
         let (sources, partners) = sampler.batch(step, n);
         let (s_i, cond, target) = pair_batch(codes, kind, subspace, (&sources, &partners), None, device);
-        let terms = mapper_loss(mapper.forward(s_i, cond), target.clone());
+        let terms = mapper_loss(mapper.forward(s_i, cond), target.clone(), 1.0);
         let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64 * n as f64;
         mse += scalar(terms.mse);
         cosine += scalar(terms.cosine);
@@ -423,9 +427,9 @@ mod tests {
     fn loss_is_zero_for_a_perfect_prediction_and_two_for_the_opposite() {
         let device = Device::flex();
         let t = Tensor::<2>::from_floats([[1.0, -2.0, 0.5]], &device);
-        let same = mapper_loss(t.clone(), t.clone());
+        let same = mapper_loss(t.clone(), t.clone(), 1.0);
         assert!(same.loss.into_scalar::<f32>().abs() < 1e-6);
-        let opposite = mapper_loss(t.clone().neg(), t);
+        let opposite = mapper_loss(t.clone().neg(), t, 1.0);
         let expected_mse = (4.0 + 16.0 + 1.0) / 3.0;
         assert!((opposite.loss.into_scalar::<f32>() - (expected_mse + 2.0)).abs() < 1e-5);
     }

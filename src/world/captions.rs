@@ -144,17 +144,22 @@ fn slot(kind: Kind) -> &'static str {
 /// A caption of `attributes`, deterministic from `seed`: a random template of `set`, a random
 /// subset of the factors in random order, each said with a random phrasing that fits the template.
 pub fn caption(attributes: &Attributes, seed: u64, set: TemplateSet) -> String {
-    compose(attributes, seed, set, None)
+    compose(attributes, seed, set, None, false)
 }
 
 /// Like [`caption`], but `factor` is always said (first, even when its value is an absence), with
 /// a template that has a slot for it: captions of two renders that differ in `factor` then tell
 /// them apart.
 pub fn caption_mentioning(attributes: &Attributes, seed: u64, set: TemplateSet, factor: Factor) -> String {
-    compose(attributes, seed, set, Some(factor))
+    compose(attributes, seed, set, Some(factor), false)
 }
 
-fn compose(attributes: &Attributes, seed: u64, set: TemplateSet, required: Option<Factor>) -> String {
+/// A caption that says `factor`'s value and nothing else, as a user's prompt often does.
+pub fn caption_saying_only(attributes: &Attributes, seed: u64, set: TemplateSet, factor: Factor) -> String {
+    compose(attributes, seed, set, Some(factor), true)
+}
+
+fn compose(attributes: &Attributes, seed: u64, set: TemplateSet, required: Option<Factor>, only_required: bool) -> String {
     let mut rng = Rng::stream(seed, 3);
     let template = match required {
         None => *rng.pick(templates(set)),
@@ -172,7 +177,7 @@ fn compose(attributes: &Attributes, seed: u64, set: TemplateSet, required: Optio
     }
     // Mostly a few factors, sometimes many.
     let most = if rng.chance(0.3) { 12 } else { 5 };
-    let wanted = 1 + rng.below(most);
+    let wanted = if only_required { 1 } else { 1 + rng.below(most) };
     let mut chosen: Vec<Phrase> = Vec::new();
     for f in factors {
         if chosen.len() >= wanted {
@@ -274,6 +279,19 @@ mod tests {
                 let said = phrases(factor, attributes.get(factor)).iter().any(|p| text.contains(p.text));
                 assert!(said, "{} = {}: {text}", factor.name(), attributes.value_name(factor));
             }
+        }
+    }
+
+    #[test]
+    fn a_caption_saying_only_a_factor_says_nothing_else() {
+        for seed in 0..300u64 {
+            let factor = Factor::ALL[seed as usize % 12];
+            let attributes = crate::world::sample_attributes(seed);
+            let text = caption_saying_only(&attributes, seed, TemplateSet::Train, factor);
+            let says = |f: Factor| phrases(f, attributes.get(f)).iter().any(|p| text.contains(p.text));
+            assert!(says(factor), "{}: {text}", factor.name());
+            let others: Vec<&str> = Factor::ALL.into_iter().filter(|&f| f != factor && says(f)).map(|f| f.name()).collect();
+            assert!(others.is_empty(), "{}: {text} also says {others:?}", factor.name());
         }
     }
 }
