@@ -17,12 +17,13 @@ mkdir -p runs
 # Chain 1 (background): the judge, then CLIP the LiT way: 1200 steps training the image tower on
 # the factor labels, then 600 steps of (render, caption) pairs, half of each batch
 # counterfactual, tuning the text tower to the locked image tower; then the delta alignment that
-# carries CLIP's text deltas to where image deltas point (4096 counterfactual pairs, ridge 1).
+# carries CLIP's text deltas to where image deltas point (4096 counterfactual pairs, their paired
+# captions and one-sided neutral → value captions, ridge 0.1).
 (
   $ds world train-judge --steps 10000 --run-dir runs/judge --output weights/builtin/judge.safetensors --eval-n 2000
   $ds train clip --locked-image-steps 1200 --steps 600 --batch 128 --seed 0 --counterfactual 0.5 --run-dir runs/clip \
     --output weights/builtin/clip.safetensors --eval-n 1000
-  $ds --device cpu train alignment --pairs 4096 --ridge 1 --seed 7
+  $ds --device cpu train alignment --pairs 4096 --ridge 0.1 --one-sided true --seed 7
 ) > runs/judge-clip.log 2>&1 &
 judge_and_clip=$!
 # Chain 2: the generator and encoder's first two stages: 3400 steps of plain reconstruction loss,
