@@ -5,6 +5,7 @@
 use burn::prelude::*;
 
 use super::codes::renders;
+use super::mapper::mean_delta_per_value;
 use crate::engine::delta_space::DeltaSpace;
 use crate::models::clip::l2_normalize;
 use crate::models::delta_alignment::DeltaAlignment;
@@ -82,13 +83,8 @@ pub fn one_sided_deltas(space: &DeltaSpace, pairs: &[CounterfactualPair], image_
     let device = image_deltas.device();
     let unit: Vec<f32> = l2_normalize(image_deltas).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
     let ends: Vec<(Factor, usize)> = pairs.iter().map(changed_value).collect();
-    let mut sums: std::collections::HashMap<(Factor, usize), (Vec<f32>, usize)> = Default::default();
-    for (end, row) in ends.iter().zip(unit.chunks(width)) {
-        let (sum, count) = sums.entry(*end).or_insert_with(|| (vec![0.0; width], 0));
-        sum.iter_mut().zip(row).for_each(|(s, d)| *s += d);
-        *count += 1;
-    }
-    let targets: Vec<f32> = ends.iter().flat_map(|end| sums[end].0.iter().map(|s| s / sums[end].1 as f32).collect::<Vec<_>>()).collect();
+    let means = mean_delta_per_value(ends.iter().copied().zip(unit.chunks(width).map(<[f32]>::to_vec)));
+    let targets: Vec<f32> = ends.iter().flat_map(|end| means[end].iter().copied()).collect();
     let texts = pairs
         .iter()
         .zip(&ends)
@@ -145,7 +141,7 @@ mod tests {
         let image = Tensor::<2>::random([48, 8], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
         let (text, targets) = one_sided_deltas(&space, &pairs, image.clone()).unwrap();
         assert_eq!((text.dims(), targets.dims()), ([48, 8], [48, 8]));
-        let rows = |t: Tensor<2>| t.into_data().convert::<f32>().to_vec::<f32>().unwrap().chunks(8).map(<[f32]>::to_vec).collect::<Vec<_>>();
+        let rows = |t: Tensor<2>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap().chunks(8).map(<[f32]>::to_vec).collect::<Vec<_>>();
         let (unit, targets) = (rows(l2_normalize(image)), rows(targets));
         for (i, pair) in pairs.iter().enumerate() {
             let same_end: Vec<usize> = (0..pairs.len()).filter(|&j| changed_value(&pairs[j]) == changed_value(pair)).collect();

@@ -28,6 +28,8 @@
 //!
 //! Batches are a function of the step index: i walks through a per-epoch permutation of the codes
 //! (the official shuffled loader), j comes from a stream seeded by the sample's position.
+use std::collections::HashMap;
+
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 
@@ -120,22 +122,19 @@ impl ValueDeltas {
             let norm = d.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
             d.into_iter().map(|x| x / norm).collect()
         };
-        let mut sums: std::collections::HashMap<(Factor, usize), (Vec<f32>, usize)> = Default::default();
-        for (k, change) in changes.iter().enumerate() {
-            if let [single] = change[..] {
-                let (sum, count) = sums.entry(single).or_insert_with(|| (vec![0.0; width], 0));
-                sum.iter_mut().zip(delta(k)).for_each(|(s, d)| *s += d);
-                *count += 1;
-            }
-        }
+        let singles = changes.iter().enumerate().filter_map(|(k, change)| match change[..] {
+            [single] => Some((single, delta(k))),
+            _ => None,
+        });
+        let means = mean_delta_per_value(singles);
         let mut rows = Vec::with_capacity(changes.len() * width);
         for change in changes {
             let mut row = vec![0.0f32; width];
             for key in change {
-                let (sum, count) = sums.get(key).ok_or_else(|| {
+                let mean = means.get(key).ok_or_else(|| {
                     Error::Invalid(format!("value deltas: no single-change twin pair ends at {}={}", key.0.name(), key.1))
                 })?;
-                row.iter_mut().zip(sum).for_each(|(r, s)| *r += s / *count as f32);
+                row.iter_mut().zip(mean).for_each(|(r, m)| *r += m);
             }
             rows.extend(row);
         }
@@ -161,6 +160,18 @@ impl ValueDeltas {
         }
         Tensor::from_data(TensorData::new(out, [sources.len(), self.width]), device)
     }
+}
+
+/// The mean of unit image deltas per (factor, value) they end at: the value deltas of
+/// [`ValueDeltas`] and of the delta alignment's one-sided rows.
+pub fn mean_delta_per_value(deltas: impl IntoIterator<Item = ((Factor, usize), Vec<f32>)>) -> HashMap<(Factor, usize), Vec<f32>> {
+    let mut sums: HashMap<(Factor, usize), (Vec<f32>, usize)> = HashMap::new();
+    for (end, delta) in deltas {
+        let (sum, count) = sums.entry(end).or_insert_with(|| (vec![0.0; delta.len()], 0));
+        sum.iter_mut().zip(&delta).for_each(|(s, d)| *s += d);
+        *count += 1;
+    }
+    sums.into_iter().map(|(end, (sum, count))| (end, sum.into_iter().map(|s| s / count as f32).collect())).collect()
 }
 
 /// MSE, mean cosine similarity, and the training loss `mse_weight`·MSE + (1 − cosine).
@@ -429,9 +440,13 @@ mod tests {
         let t = Tensor::<2>::from_floats([[1.0, -2.0, 0.5]], &device);
         let same = mapper_loss(t.clone(), t.clone(), 1.0);
         assert!(same.loss.into_scalar::<f32>().abs() < 1e-6);
-        let opposite = mapper_loss(t.clone().neg(), t, 1.0);
+        let opposite = mapper_loss(t.clone().neg(), t.clone(), 1.0);
         let expected_mse = (4.0 + 16.0 + 1.0) / 3.0;
         assert!((opposite.loss.into_scalar::<f32>() - (expected_mse + 2.0)).abs() < 1e-5);
+        // The MSE weight scales the MSE term only.
+        let weighted = mapper_loss(t.clone().neg(), t, 10.0);
+        assert!((weighted.loss.into_scalar::<f32>() - (10.0 * expected_mse + 2.0)).abs() < 1e-4);
+        assert!((weighted.mse.into_scalar::<f32>() - expected_mse).abs() < 1e-5);
     }
 
     #[test]
