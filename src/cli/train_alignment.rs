@@ -56,12 +56,13 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
     let started = Instant::now();
     let pairs = training_pairs(args.seed, args.pairs);
     let (text, image) = deltas(&space, &pairs, args.batch, device).context("computing the training deltas")?;
-    let one_sided = if args.one_sided { Some(one_sided_deltas(&space, &pairs, image.clone())?) } else { None };
-    let (fit_text, fit_image) = match &one_sided {
-        Some((t, i)) => (Tensor::cat(vec![text.clone(), t.clone()], 0), Tensor::cat(vec![image.clone(), i.clone()], 0)),
-        None => (text.clone(), image.clone()),
-    };
-    let alignment = DeltaAlignment::fit(fit_text, fit_image, args.ridge)?;
+    let one_sided = args.one_sided.then(|| one_sided_deltas(&space, &pairs, image.clone())).transpose()?;
+    let (mut fit_text, mut fit_image) = (vec![text.clone()], vec![image.clone()]);
+    if let Some((t, i)) = &one_sided {
+        fit_text.push(t.clone());
+        fit_image.push(i.clone());
+    }
+    let alignment = DeltaAlignment::fit(Tensor::cat(fit_text, 0), Tensor::cat(fit_image, 0), args.ridge)?;
     let wall_time = started.elapsed().as_secs_f64();
     let training = AlignmentCosines::of(&alignment, text, image);
     let one_sided = one_sided.map(|(t, i)| AlignmentCosines::of(&alignment, t, i));

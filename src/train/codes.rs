@@ -261,7 +261,7 @@ pub fn twin_changes(seed: u64, pairs: usize) -> Vec<Vec<(Factor, usize)>> {
         .map(|k| {
             let (seed, before) = portrait(training_seed(seed, k));
             let after = twin_attributes(seed, before);
-            Factor::ALL.into_iter().filter(|&f| after.get(f) != before.get(f)).map(|f| (f, after.get(f))).collect()
+            before.changes_to(&after)
         })
         .collect()
 }
@@ -335,7 +335,7 @@ pub(crate) mod tests {
         for seed in 0..200 {
             let attributes = sample_attributes(seed);
             let twin = twin_attributes(seed, attributes);
-            let differ = Factor::ALL.iter().filter(|&&f| twin.get(f) != attributes.get(f)).count();
+            let differ = attributes.changes_to(&twin).len();
             assert!((1..=2).contains(&differ), "seed {seed}: {differ} factors changed");
             changed[differ] += 1;
         }

@@ -193,6 +193,11 @@ impl Attributes {
         self.with(factor, other)
     }
 
+    /// The factors at which `after` differs from this portrait, with their values in `after`.
+    pub fn changes_to(&self, after: &Attributes) -> Vec<(Factor, usize)> {
+        Factor::ALL.into_iter().filter(|&f| after.get(f) != self.get(f)).map(|f| (f, after.get(f))).collect()
+    }
+
     pub fn value_name(&self, factor: Factor) -> &'static str {
         factor.values()[self.get(factor)]
     }
