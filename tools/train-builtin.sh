@@ -33,10 +33,12 @@ $ds train gan --steps 3400 --run-dir runs/gan --output-dir weights/builtin --eva
 $ds train gan --steps 5000 --lr 5e-4 --seed 1 --detail-weight 4 --init-from weights/builtin --run-dir runs/gan-detail \
   --output-dir weights/builtin --eval-n 0
 wait $judge_and_clip
-# The third stage adds the feature loss on CLIP's image tower (e4e's identity loss), with new
-# renders (seed 2).
+# The third and fourth stages add the feature loss on CLIP's image tower (e4e's identity loss),
+# each on new renders (seeds 2 and 3).
 $ds train gan --steps 2000 --lr 3e-4 --seed 2 --detail-weight 4 --feature-weight 0.3 --init-from weights/builtin \
-  --run-dir runs/gan-feature --output-dir weights/builtin --eval-n 500 --sheets-dir docs
+  --run-dir runs/gan-feature --output-dir weights/builtin --eval-n 0
+$ds train gan --steps 2500 --lr 3e-4 --seed 3 --detail-weight 4 --feature-weight 0.3 --init-from weights/builtin \
+  --run-dir runs/gan-feature-2 --output-dir weights/builtin --eval-n 500 --sheets-dir docs
 # The relevance matrix (background) beside the mapper and the straightforward baseline, on renders
 # paired half with their counterfactual twins (one or two factors changed), half uniformly as in
 # the paper (--twins 0.5); the DeltaEdit mapper reads its deltas projected onto the top 24

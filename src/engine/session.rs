@@ -15,6 +15,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::composite::{CompositeOptions, keep_unedited};
+use super::delta_space::DeltaSpace;
 use super::gan::{Direction, TextEdit, direction};
 use super::models::GanModels;
 use crate::models::stylegan2::{Generator, Noise};
@@ -201,37 +202,58 @@ fn invert(
 ) -> Result<Inversion> {
     let base = &models.base;
     let input = crate::models::e4e::image_to_input(image, base.encoder.input_size as u32, device);
-    let wplus = refine(&base.generator, base.encoder.encode(input.clone()), input.clone(), refine_steps, progress)?;
+    let image_feature = base.delta_space.image_features(input.clone())?;
+    let target = RefinementTarget { image: input.clone(), feature: image_feature.clone() };
+    let wplus = refine(&base.generator, &base.delta_space, base.encoder.encode(input), &target, refine_steps, progress)?;
     let s = base.generator.s(wplus.clone(), base.domain.s_layers());
-    let image_feature = base.delta_space.image_features(input)?;
     Ok(Inversion { wplus, s, image_feature })
 }
 
 /// Adam's step size on w+ during refinement.
 const REFINE_LR: f64 = 0.01;
 
-/// `steps` of Adam on w+ minimising the squared error between its synthesis and `target`
-/// ([1, 3, h, w] in [−1, 1]; the synthesis is resized to it). Only w+ is tracked: the generator's
-/// plain tensors enter the graph as constants.
+/// Weight of the feature term in refinement: e4e's identity loss with the domain's CLIP image
+/// tower, at the weight of the built-in generator's feature stage. Squared error alone sharpens
+/// the large areas and loses expressions, eyes and mouths (docs/deltaedit_builtin.md, session 13).
+const REFINE_FEATURE_WEIGHT: f64 = 0.3;
+
+/// What refinement matches: the image ([1, 3, h, w] in [−1, 1]) and its unit CLIP image feature.
+struct RefinementTarget {
+    image: Tensor<4>,
+    feature: Tensor<2>,
+}
+
+/// Refinement's objective for a synthesis (resized to the target): squared error plus
+/// `REFINE_FEATURE_WEIGHT` · (1 − cos) of the CLIP image features.
+fn refinement_loss(delta_space: &DeltaSpace, synthesis: Tensor<4>, target: &RefinementTarget) -> Result<Tensor<1>> {
+    let [_, _, h, w] = target.image.dims();
+    let synthesis = if synthesis.dims()[2..] == [h, w] {
+        synthesis
+    } else {
+        interpolate(synthesis, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([h, w]))
+    };
+    let squared_error = (synthesis.clone() - target.image.clone()).square().mean();
+    let cosine = (delta_space.image_features(synthesis)? * target.feature.clone()).sum_dim(1).mean();
+    Ok(squared_error + (cosine.neg() + 1.0) * REFINE_FEATURE_WEIGHT)
+}
+
+/// `steps` of Adam on w+ minimising `refinement_loss`. Only w+ is tracked: the generator's and
+/// CLIP's plain tensors enter the graph as constants.
 fn refine(
     generator: &Generator,
+    delta_space: &DeltaSpace,
     wplus: Tensor<3>,
-    target: Tensor<4>,
+    target: &RefinementTarget,
     steps: usize,
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<Tensor<3>> {
-    let [_, _, h, w] = target.dims();
     let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
     let mut wplus = wplus;
     let mut m = wplus.zeros_like();
     let mut v = wplus.zeros_like();
     for t in 1..=steps {
         let tracked = wplus.clone().autodiff().require_grad();
-        let mut image = generator.synthesis(tracked.clone(), &Noise::Stored);
-        if image.dims()[2..] != [h, w] {
-            image = interpolate(image, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([h, w]));
-        }
-        let loss = (image - target.clone()).square().mean();
+        let loss = refinement_loss(delta_space, generator.synthesis(tracked.clone(), &Noise::Stored), target)?;
         let grads = loss.backward();
         let grad = tracked.grad(&grads).expect("w+ requires its gradient");
         m = m * beta1 + grad.clone() * (1.0 - beta1);
@@ -380,8 +402,17 @@ mod tests {
             let reconstruction = session.render(&EditStack::default()).unwrap();
             reconstruction.pixels().zip(image.pixels()).map(|(a, b)| (0..3).map(|c| (a[c] as f64 - b[c] as f64).powi(2)).sum::<f64>()).sum::<f64>()
         };
-        let plain = error(&mut EditSession::new(models.clone(), &image, &device).unwrap());
-        let refined = error(&mut EditSession::refined(models, &image, 20, &device).unwrap());
+        let objective = |session: &EditSession| {
+            let base = &models.base;
+            let input = crate::models::e4e::image_to_input(&image, base.encoder.input_size as u32, &device);
+            let target = RefinementTarget { image: input, feature: session.inversion.image_feature.clone() };
+            let synthesis = base.generator.synthesis(session.inversion.wplus.clone(), &Noise::Stored);
+            f64::from(refinement_loss(&base.delta_space, synthesis, &target).unwrap().into_scalar::<f32>())
+        };
+        let mut plain = EditSession::new(models.clone(), &image, &device).unwrap();
+        let mut refined = EditSession::refined(models.clone(), &image, 20, &device).unwrap();
+        assert!(objective(&refined) < objective(&plain), "objective {} → {}", objective(&plain), objective(&refined));
+        let (plain, refined) = (error(&mut plain), error(&mut refined));
         assert!(refined < plain, "squared error {plain} → {refined}");
     }
 
