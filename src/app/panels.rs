@@ -354,7 +354,7 @@ impl EditorApp {
                 let label = ui.label("Latent refinement steps:");
                 ui.add(egui::DragValue::new(&mut self.settings.refine_steps).range(0..=500))
                     .labelled_by(label.id)
-                    .on_hover_text("Optimisation steps on w+ after the encoder: sharper reconstructions, slower inversion (applies to the next image)");
+                    .on_hover_text("Optimisation steps on w+ after the encoder: a closer likeness, a slower inversion, edits that reach a little less far (applies to the next image)");
             });
         });
         self.show_settings = open;

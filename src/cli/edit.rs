@@ -71,8 +71,8 @@ pub struct Args {
     domain: Domain,
     #[arg(long, value_enum, default_value_t = Method::DeltaEdit)]
     method: Method,
-    /// Per-image latent refinement: optimisation steps on w+ after the encoder (sharper
-    /// reconstructions, slower inversion).
+    /// Per-image latent refinement: optimisation steps on w+ after the encoder (a closer likeness
+    /// in pixels and CLIP features; slower inversion, and edits reach a little less far).
     #[arg(long, default_value_t = 0)]
     refine: usize,
     /// Keep the input's own pixels wherever the edits leave the synthesis unchanged: the
