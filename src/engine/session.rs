@@ -402,16 +402,28 @@ mod tests {
             let reconstruction = session.render(&EditStack::default()).unwrap();
             reconstruction.pixels().zip(image.pixels()).map(|(a, b)| (0..3).map(|c| (a[c] as f64 - b[c] as f64).powi(2)).sum::<f64>()).sum::<f64>()
         };
+        let mut plain = EditSession::new(models.clone(), &image, &device).unwrap();
+        let mut refined = EditSession::refined(models.clone(), &image, 20, &device).unwrap();
+        let base = &models.base;
+        let target = RefinementTarget {
+            image: crate::models::e4e::image_to_input(&image, base.encoder.input_size as u32, &device),
+            feature: plain.inversion.image_feature.clone(),
+        };
         let objective = |session: &EditSession| {
-            let base = &models.base;
-            let input = crate::models::e4e::image_to_input(&image, base.encoder.input_size as u32, &device);
-            let target = RefinementTarget { image: input, feature: session.inversion.image_feature.clone() };
             let synthesis = base.generator.synthesis(session.inversion.wplus.clone(), &Noise::Stored);
             f64::from(refinement_loss(&base.delta_space, synthesis, &target).unwrap().into_scalar::<f32>())
         };
-        let mut plain = EditSession::new(models.clone(), &image, &device).unwrap();
-        let mut refined = EditSession::refined(models.clone(), &image, 20, &device).unwrap();
-        assert!(objective(&refined) < objective(&plain), "objective {} → {}", objective(&plain), objective(&refined));
+        let (before, after) = (objective(&plain), objective(&refined));
+        assert!(after < before, "objective {before} → {after}");
+        // The objective is squared error plus the weighted feature distance: zero at the image
+        // itself, 2 · REFINE_FEATURE_WEIGHT with the opposite feature.
+        let at_image = |feature: Tensor<2>| {
+            let target = RefinementTarget { image: target.image.clone(), feature };
+            refinement_loss(&base.delta_space, target.image.clone(), &target).unwrap().into_scalar::<f32>()
+        };
+        let own_feature = base.delta_space.image_features(target.image.clone()).unwrap();
+        assert!(at_image(own_feature.clone()).abs() < 1e-5);
+        assert!((at_image(own_feature.neg()) - 2.0 * REFINE_FEATURE_WEIGHT as f32).abs() < 1e-4);
         let (plain, refined) = (error(&mut plain), error(&mut refined));
         assert!(refined < plain, "squared error {plain} → {refined}");
     }
