@@ -225,6 +225,22 @@ mod tests {
         let std = codes.s_std();
         let options = RelevanceOptions { images: 2, sigmas: 5.0, channel_batch: 7 };
 
+        // A random tiny CLIP barely sees some live channels too (about one init in a thousand moves
+        // one by less than SILENT), so the silent set is measured rather than assumed to be {1}.
+        let silent: Vec<usize> = {
+            let mut loudest = vec![0.0f32; 52];
+            for image in 0..options.images {
+                let s = &codes.s[image * 52..(image + 1) * 52];
+                let d = feature_differences(&base, s, codes.wplus_rows(&[image], &device), &std, 5.0, 0..52).unwrap();
+                for (c, d) in d.chunks_exact(8).enumerate() {
+                    loudest[c] = loudest[c].max(d.iter().map(|v| v * v).sum::<f32>().sqrt());
+                }
+            }
+            (0..52).filter(|&c| loudest[c] <= SILENT).collect()
+        };
+        assert!(silent.contains(&1), "the dead channel moves nothing");
+        assert!(silent.len() <= 3, "a random init hides at most a rare live channel: {silent:?}");
+
         let dir = tempfile::tempdir().unwrap();
         let r = compute(&base, &codes, &std, &options, dir.path()).unwrap();
         // The built-in domain's S: 34 conv and 18 ToRGB channels.
@@ -232,13 +248,13 @@ mod tests {
         assert!(r.values.iter().all(|v| v.is_finite()));
         for (c, row) in r.values.chunks(8).enumerate() {
             let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-            if c == 1 {
-                assert_eq!(norm, 0.0, "the dead channel's row is zero");
+            if silent.contains(&c) {
+                assert_eq!(norm, 0.0, "row {c} of a silent channel is zero");
             } else {
                 assert!((norm - 1.0).abs() < 1e-4, "row {c} has norm {norm}");
             }
         }
-        assert_eq!(r.silent_channels, 1);
+        assert_eq!(r.silent_channels, silent.len());
 
         // One image now, the second in a later session: the same matrix.
         let split = tempfile::tempdir().unwrap();
