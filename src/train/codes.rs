@@ -313,7 +313,7 @@ pub(crate) mod tests {
         assert_eq!((codes.len, codes.s_dim, codes.n_latent, codes.w_dim, codes.clip_dim), (5, 52, 10, 8, 8));
         assert_eq!((codes.s.len(), codes.wplus.len(), codes.clip.len()), (5 * 52, 5 * 80, 5 * 8));
         for row in codes.clip.chunks(8) {
-            let norm: f32 = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let norm = crate::train::l2_norm(row);
             assert!((norm - 1.0).abs() < 1e-4, "CLIP features are unit rows: {norm}");
         }
         // S is the generator's styles of the encoder's w+.

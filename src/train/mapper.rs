@@ -119,7 +119,7 @@ impl ValueDeltas {
         let delta = |k: usize| -> Vec<f32> {
             let row = |i: usize| &codes.clip[i * width..(i + 1) * width];
             let d: Vec<f32> = row(2 * k + 1).iter().zip(row(2 * k)).map(|(a, b)| a - b).collect();
-            let norm = d.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            let norm = super::l2_norm(&d).max(1e-12);
             d.into_iter().map(|x| x / norm).collect()
         };
         let singles = changes.iter().enumerate().filter_map(|(k, change)| match change[..] {
