@@ -58,7 +58,7 @@ fn main() {
     });
     println!("slider move → new frame{}: {latency:.1}", if paint { " (painted)" } else { "" });
 
-    harness.state_mut().settings_mut().refine_steps = 200;
+    harness.state_mut().settings_mut().inversion.refine_steps = 200;
     harness.state_mut().new_portrait(&ctx, 2);
     let mut frames = Vec::new();
     let started = Instant::now();

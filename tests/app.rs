@@ -271,7 +271,7 @@ fn an_aligned_photo_is_edited_on_its_crop_and_pasted_back() {
 fn a_long_refinement_shows_progress_and_cancel_keeps_the_encoder_inversion() {
     let mut harness = editor();
     settle(&mut harness);
-    harness.state_mut().settings_mut().refine_steps = 100_000;
+    harness.state_mut().settings_mut().inversion.refine_steps = 100_000;
     let ctx = harness.ctx.clone();
     harness.state_mut().new_portrait(&ctx, 9);
     // The Cancel button appears once the inversion has run for a second.

@@ -24,7 +24,7 @@ fn judged(method: Method, target: &str, factor: &str, value: &str, strength: f32
         n: 12,
         strength,
         beta: Domain::Builtin.default_beta(),
-        refine_steps: 0,
+        inversion: InversionSteps::default(),
         keep_unedited: keep_unedited.then(CompositeOptions::default),
     };
     benchmark::run(models, &judge, &[case], options, &device, |_, _| {}).unwrap()

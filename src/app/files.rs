@@ -247,7 +247,7 @@ impl EditorApp {
         if let InputSource::Builtin { seed, .. } = recipe.input {
             self.seed = seed;
         }
-        self.settings.refine_steps = recipe.refine_steps;
+        self.settings.inversion = recipe.inversion;
         self.set_input(ctx, recipe.input.clone(), image, recipe.alignment);
         // One undoable step: the edits before the recipe are a Ctrl+Z away.
         self.history.settle(&self.document);
@@ -268,7 +268,7 @@ impl EditorApp {
     fn recipe(&self, layout: Layout) -> Result<Recipe, &'static str> {
         let input = self.input.as_ref().ok_or("open an image first")?;
         let ModelsState::Ready { domain, files } = &self.models else { return Err("the models are not loaded") };
-        let recipe = Recipe::new(*domain, Method::DeltaEdit, input.source.clone(), &input.shown.image, files.clone(), input.refine_steps, self.document.stack());
+        let recipe = Recipe::new(*domain, Method::DeltaEdit, input.source.clone(), &input.shown.image, files.clone(), input.inversion, self.document.stack());
         Ok(Recipe { layout, alignment: input.landmarks, ..recipe })
     }
 

@@ -24,7 +24,7 @@ use crate::device::SelectedDevice;
 use crate::engine::align::{FaceLandmarks, Quad, align, ffhq_quad};
 use crate::engine::delta_space::Domain;
 use crate::engine::recipe::{InputSource, ModelFile};
-use crate::engine::session::EditStack;
+use crate::engine::session::{EditStack, InversionSteps};
 use crate::weights::registry::WeightsPath;
 use canvas::View;
 use files::Dialogs;
@@ -70,8 +70,8 @@ impl Shown {
 
 pub struct OpenImage {
     pub source: InputSource,
-    /// Latent refinement steps of its inversion.
-    pub refine_steps: usize,
+    /// Refinement and tuning steps of its inversion.
+    pub inversion: InversionSteps,
     /// The inversion asked for last: results of earlier images or crops are dropped.
     pub id: u64,
     pub shown: Shown,
@@ -292,8 +292,8 @@ impl EditorApp {
     /// the new image.
     fn set_input(&mut self, ctx: &egui::Context, source: InputSource, image: RgbImage, landmarks: Option<FaceLandmarks>) {
         let shown = Shown::new(ctx, "input", Arc::new(image));
-        let refine_steps = self.settings.refine_steps;
-        self.input = Some(OpenImage { source, refine_steps, id: 0, shown, landmarks });
+        let inversion = self.settings.inversion;
+        self.input = Some(OpenImage { source, inversion, id: 0, shown, landmarks });
         self.invert_input();
     }
 
@@ -307,7 +307,7 @@ impl EditorApp {
             Some(Err(e)) => return self.error(format!("Cannot align: {e}")),
             None => input.shown.image.clone(),
         };
-        let request = Request::Invert { image_id: input.id, image: seen, refine_steps: input.refine_steps };
+        let request = Request::Invert { image_id: input.id, image: seen, steps: input.inversion };
         self.reconstruction = None;
         self.result = None;
         self.inverted = false;

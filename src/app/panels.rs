@@ -352,9 +352,15 @@ impl EditorApp {
             });
             ui.horizontal(|ui| {
                 let label = ui.label("Latent refinement steps:");
-                ui.add(egui::DragValue::new(&mut self.settings.refine_steps).range(0..=500))
+                ui.add(egui::DragValue::new(&mut self.settings.inversion.refine_steps).range(0..=500))
                     .labelled_by(label.id)
                     .on_hover_text("Optimisation steps on w+ after the encoder: a closer likeness, a slower inversion, edits that reach a little less far (applies to the next image)");
+            });
+            ui.horizontal(|ui| {
+                let label = ui.label("Generator tuning steps:");
+                ui.add(egui::DragValue::new(&mut self.settings.inversion.tune_steps).range(0..=500))
+                    .labelled_by(label.id)
+                    .on_hover_text("Pivotal tuning: optimisation steps on a copy of the generator for this image only, after refinement: a much closer likeness, a slower inversion (applies to the next image)");
             });
         });
         self.show_settings = open;

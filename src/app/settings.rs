@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::DevicePreference;
 use crate::engine::delta_space::Domain;
+use crate::engine::session::InversionSteps;
 
 /// How many recent files the File menu keeps.
 const RECENT_LIMIT: usize = 10;
@@ -21,8 +22,9 @@ pub struct Settings {
     pub last_export_dir: Option<PathBuf>,
     pub recent_files: Vec<PathBuf>,
     pub compare: CompareMode,
-    /// Per-image latent refinement steps after the encoder (0: encoder only).
-    pub refine_steps: usize,
+    /// Per-image latent refinement and pivotal tuning steps after the encoder (none: encoder only).
+    #[serde(flatten)]
+    pub inversion: InversionSteps,
 }
 
 impl Default for Settings {
@@ -35,7 +37,7 @@ impl Default for Settings {
             last_export_dir: None,
             recent_files: Vec::new(),
             compare: CompareMode::SideBySide,
-            refine_steps: 0,
+            inversion: InversionSteps::default(),
         }
     }
 }
@@ -107,7 +109,7 @@ mod tests {
         let path = dir.path().join("nested/settings.json");
         assert_eq!(Settings::load(&path), Settings::default());
 
-        let mut settings = Settings { compare: CompareMode::Difference, refine_steps: 20, ..Settings::default() };
+        let mut settings = Settings { compare: CompareMode::Difference, inversion: InversionSteps { refine_steps: 20, tune_steps: 30 }, ..Settings::default() };
         for i in 0..12 {
             settings.add_recent(Path::new(&format!("/photos/{i}.png")));
         }
@@ -121,6 +123,6 @@ mod tests {
         assert_eq!(Settings::load(&path), Settings::default());
         // Unknown or missing fields keep the rest.
         std::fs::write(&path, r#"{"refine_steps": 7, "from_the_future": 1}"#).unwrap();
-        assert_eq!(Settings::load(&path).refine_steps, 7);
+        assert_eq!(Settings::load(&path).inversion, InversionSteps { refine_steps: 7, tune_steps: 0 });
     }
 }

@@ -16,13 +16,13 @@ use crate::engine::delta_space::Domain;
 use crate::engine::gan::Method;
 use crate::engine::models::GanModels;
 use crate::engine::recipe::ModelFile;
-use crate::engine::session::{EditSession, EditStack};
+use crate::engine::session::{EditSession, EditStack, InversionSteps};
 use crate::weights::registry::WeightsPath;
 
 pub enum Request {
     /// Loads the GAN-path models of `domain`; the current image is inverted again with them.
     LoadModels { weights: WeightsPath, domain: Domain },
-    Invert { image_id: u64, image: Arc<RgbImage>, refine_steps: usize },
+    Invert { image_id: u64, image: Arc<RgbImage>, steps: InversionSteps },
     Render { generation: u64, stack: EditStack },
     /// k images from edit A (λ = 0) to edit B (λ = 1) of `stack`'s blend.
     Frames { stack: EditStack, count: usize },
@@ -145,7 +145,7 @@ struct ModelThread {
     repaint: Arc<OnceLock<egui::Context>>,
     models: Option<Arc<GanModels>>,
     /// The last image asked for, kept to invert it again when the models change.
-    image: Option<(u64, Arc<RgbImage>, usize)>,
+    image: Option<(u64, Arc<RgbImage>, InversionSteps)>,
     session: Option<EditSession>,
 }
 
@@ -153,7 +153,7 @@ struct ModelThread {
 #[derive(Default)]
 struct Pending {
     load: Option<(WeightsPath, Domain)>,
-    invert: Option<(u64, Arc<RgbImage>, usize)>,
+    invert: Option<(u64, Arc<RgbImage>, InversionSteps)>,
     render: Option<(u64, EditStack)>,
     frames: Option<(EditStack, usize)>,
 }
@@ -162,7 +162,7 @@ impl Pending {
     fn add(&mut self, request: Request) {
         match request {
             Request::LoadModels { weights, domain } => self.load = Some((weights, domain)),
-            Request::Invert { image_id, image, refine_steps } => self.invert = Some((image_id, image, refine_steps)),
+            Request::Invert { image_id, image, steps } => self.invert = Some((image_id, image, steps)),
             Request::Render { generation, stack } => self.render = Some((generation, stack)),
             Request::Frames { stack, count } => self.frames = Some((stack, count)),
         }
@@ -188,9 +188,9 @@ impl ModelThread {
                     pending.invert = self.image.clone();
                 }
             }
-            if let Some((image_id, image, refine_steps)) = pending.invert {
-                self.image = Some((image_id, image.clone(), refine_steps));
-                self.invert(image_id, &image, refine_steps);
+            if let Some((image_id, image, steps)) = pending.invert {
+                self.image = Some((image_id, image.clone(), steps));
+                self.invert(image_id, &image, steps);
             }
             if let Some((generation, stack)) = pending.render {
                 self.render(generation, &stack);
@@ -236,24 +236,24 @@ impl ModelThread {
         self.set_progress(None);
     }
 
-    fn invert(&mut self, image_id: u64, image: &RgbImage, refine_steps: usize) {
+    fn invert(&mut self, image_id: u64, image: &RgbImage, steps: InversionSteps) {
         let Some(models) = self.models.clone() else { return };
         let started = Instant::now();
-        self.set_progress(Some(Progress { task: Task::Invert, steps: (refine_steps > 0).then_some((0, refine_steps)), started }));
+        self.set_progress(Some(Progress { task: Task::Invert, steps: (steps.total() > 0).then_some((0, steps.total())), started }));
         self.session = None;
         let progress = self.progress.clone();
         let cancel = self.cancel.clone();
         let repaint = self.repaint.clone();
         let mut report = |done: usize| {
             *progress.lock().expect("progress lock") =
-                Some(Progress { task: Task::Invert, steps: Some((done, refine_steps)), started });
+                Some(Progress { task: Task::Invert, steps: Some((done, steps.total())), started });
             if let Some(ctx) = repaint.get() {
                 ctx.request_repaint();
             }
             !cancel.load(Ordering::SeqCst)
         };
         // Cancelling the refinement keeps the encoder's inversion (milliseconds) rather than none.
-        let session = match EditSession::refined_with_progress(models.clone(), image, refine_steps, &self.device, &mut report) {
+        let session = match EditSession::refined_with_progress(models.clone(), image, steps, &self.device, &mut report) {
             Err(crate::Error::Cancelled) => EditSession::new(models, image, &self.device),
             other => other,
         };

@@ -11,6 +11,7 @@ use deltastudio::engine::composite::CompositeOptions;
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::gan::Method;
 use deltastudio::engine::models::{GanModels, find};
+use deltastudio::engine::session::InversionSteps;
 use deltastudio::weights::registry::{JUDGE_FILE, WeightsPath};
 use deltastudio::world::judge::Judge;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -33,6 +34,9 @@ pub struct Args {
     /// Per-image latent refinement: optimisation steps on w+ after the encoder.
     #[arg(long, default_value_t = 0)]
     refine: usize,
+    /// Pivotal tuning: optimisation steps on the generator's weights at each render's inversion.
+    #[arg(long, default_value_t = 0)]
+    tune: usize,
     /// Keep the input's pixels wherever the edit leaves the synthesis unchanged (the editor's
     /// "keep unedited pixels"); without it the edit is judged on the synthesis, as in the paper.
     #[arg(long)]
@@ -59,7 +63,7 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
         n: args.n,
         strength: args.strength,
         beta: args.beta.unwrap_or(Domain::Builtin.default_beta()),
-        refine_steps: args.refine,
+        inversion: InversionSteps { refine_steps: args.refine, tune_steps: args.tune },
         keep_unedited: args.keep_unedited.then_some(CompositeOptions {
             below: args.mask_below,
             above: args.mask_above,

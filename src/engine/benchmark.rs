@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::composite::CompositeOptions;
 use super::gan::TextEdit;
 use super::models::GanModels;
-use super::session::{EditSession, EditStack};
+use super::session::{EditSession, EditStack, InversionSteps};
 use crate::world::dataset::held_out_seed;
 use crate::world::factors::{Attributes, Factor};
 use crate::world::judge::Judge;
@@ -82,8 +82,9 @@ pub struct BenchmarkOptions {
     pub n: usize,
     pub strength: f32,
     pub beta: f32,
-    /// Per-image latent refinement steps after the encoder (0: encoder only).
-    pub refine_steps: usize,
+    /// Latent refinement and pivotal tuning steps after the encoder (none: encoder only).
+    #[serde(flatten)]
+    pub inversion: InversionSteps,
     /// Keep the input's pixels where the edit changes nothing (`super::composite`); None shows
     /// the synthesis alone, as the paper does.
     pub keep_unedited: Option<CompositeOptions>,
@@ -159,7 +160,7 @@ pub fn run(
                     let attributes = sample_attributes(seed);
                     let portrait = render(seed, &attributes, SIZE);
                     let start = Instant::now();
-                    let session = EditSession::refined(models.clone(), &portrait.image, options.refine_steps, device)?;
+                    let session = EditSession::refined(models.clone(), &portrait.image, options.inversion, device)?;
                     inversion_time += start.elapsed().as_secs_f64();
                     subjects.push(Subject { seed, attributes, image: portrait.image, mask: portrait.mask, session });
                     subjects.len() - 1

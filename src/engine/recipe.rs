@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::align::FaceLandmarks;
 use super::delta_space::Domain;
 use super::gan::{Method, TextEdit};
-use super::session::EditStack;
+use super::session::{EditStack, InversionSteps};
 use crate::weights::registry::sha256_file;
 use crate::world::dataset::sample;
 use crate::{Error, Result};
@@ -93,8 +93,9 @@ pub struct Recipe {
     /// [`image_sha256`] of the decoded input: a re-encoded copy with the same pixels still matches.
     pub input_sha256: String,
     pub models: Vec<ModelFile>,
-    /// Latent refinement steps after the encoder (0 = encoder only).
-    pub refine_steps: usize,
+    /// Latent refinement and pivotal tuning steps after the encoder (none = encoder only).
+    #[serde(flatten)]
+    pub inversion: InversionSteps,
     pub stack: EditStack,
     #[serde(default)]
     pub layout: Layout,
@@ -132,7 +133,7 @@ impl Recipe {
         input: InputSource,
         input_image: &RgbImage,
         models: Vec<ModelFile>,
-        refine_steps: usize,
+        inversion: InversionSteps,
         stack: EditStack,
     ) -> Recipe {
         Recipe {
@@ -143,7 +144,7 @@ impl Recipe {
             input,
             input_sha256: image_sha256(input_image),
             models,
-            refine_steps,
+            inversion,
             stack,
             layout: Layout::Single,
             alignment: None,
@@ -193,7 +194,10 @@ impl Recipe {
             };
             pairs.push(("Lambda", lambda));
         }
-        pairs.push(("Refine steps", self.refine_steps.to_string()));
+        pairs.push(("Refine steps", self.inversion.refine_steps.to_string()));
+        if self.inversion.tune_steps > 0 {
+            pairs.push(("Tune steps", self.inversion.tune_steps.to_string()));
+        }
         if self.stack.keep_unedited.is_some() {
             pairs.push(("Unedited pixels", "kept".to_string()));
         }
@@ -251,7 +255,7 @@ pub(crate) mod tests {
             keep_unedited: Some(CompositeOptions::default()),
         };
         let models = vec![ModelFile { name: "stylegan2.safetensors".into(), sha256: "0123456789abcdef".repeat(4) }];
-        Recipe::new(Domain::Builtin, Method::DeltaEdit, input, &image, models, 3, stack)
+        Recipe::new(Domain::Builtin, Method::DeltaEdit, input, &image, models, InversionSteps { refine_steps: 3, tune_steps: 40 }, stack)
     }
 
     #[test]
@@ -260,6 +264,11 @@ pub(crate) mod tests {
         assert_eq!(Recipe::from_json(&recipe.to_json()).unwrap(), recipe);
         let strip = Recipe { layout: Layout::InterpolationStrip { frames: 5 }, ..example() };
         assert_eq!(Recipe::from_json(&strip.to_json()).unwrap(), strip);
+        // Recipes written before pivotal tuning have no `tune_steps`: they read as no tuning.
+        let mut older: serde_json::Value = serde_json::from_str(&example().to_json()).unwrap();
+        older.as_object_mut().unwrap().remove("tune_steps").expect("written beside refine_steps");
+        let read = Recipe::from_json(&older.to_string()).unwrap();
+        assert_eq!(read.inversion, InversionSteps { refine_steps: 3, tune_steps: 0 });
     }
 
     #[test]
@@ -293,6 +302,7 @@ pub(crate) mod tests {
             "Beta: \"0.05, 0.05, 0.05\"",
             "Lambda: 0.25",
             "Refine steps: 3",
+            "Tune steps: 40",
             "Unedited pixels: kept",
             "Input: built-in portrait seed 7 at 64x64",
             "Model hashes: \"stylegan2.safetensors: 0123456789\"",
@@ -311,7 +321,7 @@ pub(crate) mod tests {
         let image = sample(11, 32, false).image;
         image.save(&path).unwrap();
         let input = InputSource::File { path: path.display().to_string() };
-        let recipe = Recipe::new(Domain::Builtin, Method::Global, input, &image, vec![], 0, EditStack::default());
+        let recipe = Recipe::new(Domain::Builtin, Method::Global, input, &image, vec![], InversionSteps::default(), EditStack::default());
         assert_eq!(recipe.load_input().unwrap(), image);
         image::imageops::flip_horizontal(&image).save(&path).unwrap();
         assert!(matches!(recipe.load_input(), Err(Error::Recipe(reason)) if reason.contains("changed")));

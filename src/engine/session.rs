@@ -72,6 +72,23 @@ pub struct Inversion {
     pub s: Tensor<2>,
     /// Unit CLIP feature of the input image, [1, E].
     pub image_feature: Tensor<2>,
+    /// The generator tuned to this image (pivotal tuning), when asked for; else the shared one.
+    pub generator: Option<Generator>,
+}
+
+/// How far an inversion goes beyond the encoder: Adam steps on w+ (latent refinement), then on
+/// the generator's weights at that pivot (pivotal tuning). The field names are the recipe's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InversionSteps {
+    pub refine_steps: usize,
+    #[serde(default)]
+    pub tune_steps: usize,
+}
+
+impl InversionSteps {
+    pub fn total(&self) -> usize {
+        self.refine_steps + self.tune_steps
+    }
 }
 
 pub struct EditSession {
@@ -87,22 +104,21 @@ pub struct EditSession {
 impl EditSession {
     /// Inverts `image` (aligned; resized to the encoder's input size) with the encoder alone.
     pub fn new(models: Arc<GanModels>, image: &RgbImage, device: &Device) -> Result<EditSession> {
-        Self::refined(models, image, 0, device)
+        Self::refined(models, image, InversionSteps::default(), device)
     }
 
-    /// Inverts `image` with the encoder, then refines w+ for `steps` optimisation steps so that
-    /// the reconstruction matches the image more closely (the optional per-image latent
-    /// refinement; 0 = encoder only).
-    pub fn refined(models: Arc<GanModels>, image: &RgbImage, steps: usize, device: &Device) -> Result<EditSession> {
+    /// Inverts `image` with the encoder, then refines w+ and tunes the generator for `steps` so
+    /// that the reconstruction matches the image more closely (none: encoder only).
+    pub fn refined(models: Arc<GanModels>, image: &RgbImage, steps: InversionSteps, device: &Device) -> Result<EditSession> {
         Self::refined_with_progress(models, image, steps, device, &mut |_| true)
     }
 
-    /// `refined`, calling `progress(steps done)` after each step; it returns false to cancel
-    /// (then the result is `Error::Cancelled`).
+    /// `refined`, calling `progress(steps done of steps.total())` after each step; it returns
+    /// false to cancel (then the result is `Error::Cancelled`).
     pub fn refined_with_progress(
         models: Arc<GanModels>,
         image: &RgbImage,
-        steps: usize,
+        steps: InversionSteps,
         device: &Device,
         progress: &mut dyn FnMut(usize) -> bool,
     ) -> Result<EditSession> {
@@ -161,7 +177,8 @@ impl EditSession {
     pub fn render_tensor(&mut self, stack: &EditStack) -> Result<Tensor<4>> {
         let s = self.edited_s(stack)?;
         let base = &self.models.base;
-        base.generator.synthesis_s(s, self.inversion.wplus.clone(), base.domain.s_layers(), &Noise::Stored)
+        let generator = self.inversion.generator.as_ref().unwrap_or(&base.generator);
+        generator.synthesis_s(s, self.inversion.wplus.clone(), base.domain.s_layers(), &Noise::Stored)
     }
 
     /// The synthesis of `stack`, or with `stack.keep_unedited` the input wherever it changes nothing.
@@ -196,7 +213,7 @@ impl EditSession {
 fn invert(
     models: &GanModels,
     image: &RgbImage,
-    refine_steps: usize,
+    steps: InversionSteps,
     device: &Device,
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<Inversion> {
@@ -204,9 +221,52 @@ fn invert(
     let input = crate::models::e4e::image_to_input(image, base.encoder.input_size as u32, device);
     let image_feature = base.delta_space.image_features(input.clone())?;
     let target = RefinementTarget { image: input.clone(), feature: image_feature.clone() };
-    let wplus = refine(&base.generator, &base.delta_space, base.encoder.encode(input), &target, refine_steps, progress)?;
+    let wplus = refine(&base.generator, &base.delta_space, base.encoder.encode(input), &target, steps.refine_steps, progress)?;
     let s = base.generator.s(wplus.clone(), base.domain.s_layers());
-    Ok(Inversion { wplus, s, image_feature })
+    let generator = match steps.tune_steps {
+        0 => None,
+        tune_steps => {
+            let mut progress = |done: usize| progress(steps.refine_steps + done);
+            Some(tune(&base.generator, &base.delta_space, (s.clone(), wplus.clone()), base.domain.s_layers(), &target, tune_steps, device, &mut progress)?)
+        }
+    };
+    Ok(Inversion { wplus, s, image_feature, generator })
+}
+
+/// Adam's step size on the generator's weights during pivotal tuning (they are equalised-lr
+/// weights, so this is the scale the built-in generator was trained at).
+const TUNE_LR: f64 = 1e-3;
+
+/// Pivotal tuning (Roich et al. 2021, PTI): `steps` of Adam on the generator's weights with the
+/// inversion's S and w+ held fixed as the pivot, minimising `refinement_loss`. The synthesis reads
+/// S directly, so the style affines (and the mapping network) stay out of the graph: edits move
+/// the same S channels as before, only the synthesis of them draws the image more closely.
+#[allow(clippy::too_many_arguments)]
+fn tune(
+    generator: &Generator,
+    delta_space: &DeltaSpace,
+    (s, wplus): (Tensor<2>, Tensor<3>),
+    layers: crate::models::stylegan2::SLayers,
+    target: &RefinementTarget,
+    steps: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(usize) -> bool,
+) -> Result<Generator> {
+    use burn::optim::{AdamConfig, GradientsParams};
+    let mut tuned = generator.clone().fork(&device.clone().autodiff()).train();
+    tuned.noises = tuned.noises.into_iter().map(|noise| noise.set_require_grad(false)).collect();
+    let mut optim = AdamConfig::new().init();
+    let (s, wplus) = (s.autodiff(), wplus.autodiff());
+    for step in 1..=steps {
+        let synthesis = tuned.synthesis_s(s.clone(), wplus.clone(), layers, &Noise::Stored)?;
+        let loss = refinement_loss(delta_space, synthesis, target)?;
+        let grads = GradientsParams::from_grads(loss.backward(), &tuned);
+        tuned = optim.step(TUNE_LR, tuned, grads);
+        if !progress(step) {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(tuned.valid())
 }
 
 /// Adam's step size on w+ during refinement.
@@ -398,12 +458,8 @@ mod tests {
         let device = Device::flex();
         let models = Arc::new(tiny_models(Method::DeltaEdit, &device));
         let image = sample(held_out_seed(3), 64, false).image;
-        let error = |session: &mut EditSession| {
-            let reconstruction = session.render(&EditStack::default()).unwrap();
-            reconstruction.pixels().zip(image.pixels()).map(|(a, b)| (0..3).map(|c| (a[c] as f64 - b[c] as f64).powi(2)).sum::<f64>()).sum::<f64>()
-        };
         let mut plain = EditSession::new(models.clone(), &image, &device).unwrap();
-        let mut refined = EditSession::refined(models.clone(), &image, 20, &device).unwrap();
+        let mut refined = EditSession::refined(models.clone(), &image, InversionSteps { refine_steps: 20, tune_steps: 0 }, &device).unwrap();
         let base = &models.base;
         let target = RefinementTarget {
             image: crate::models::e4e::image_to_input(&image, base.encoder.input_size as u32, &device),
@@ -424,8 +480,43 @@ mod tests {
         let own_feature = base.delta_space.image_features(target.image.clone()).unwrap();
         assert!(at_image(own_feature.clone()).abs() < 1e-5);
         assert!((at_image(own_feature.neg()) - 2.0 * REFINE_FEATURE_WEIGHT as f32).abs() < 1e-4);
-        let (plain, refined) = (error(&mut plain), error(&mut refined));
+        let (plain, refined) = (squared_error(&mut plain, &image), squared_error(&mut refined, &image));
         assert!(refined < plain, "squared error {plain} → {refined}");
+    }
+
+    /// The summed squared error of `session`'s reconstruction against `image`, in 8-bit units.
+    fn squared_error(session: &mut EditSession, image: &RgbImage) -> f64 {
+        let reconstruction = session.render(&EditStack::default()).unwrap();
+        reconstruction.pixels().zip(image.pixels()).map(|(a, b)| (0..3).map(|c| (a[c] as f64 - b[c] as f64).powi(2)).sum::<f64>()).sum()
+    }
+
+    #[test]
+    fn pivotal_tuning_keeps_the_pivot_and_the_shared_generator_and_draws_the_image_closer() {
+        let device = Device::flex();
+        let models = Arc::new(tiny_models(Method::DeltaEdit, &device));
+        let image = sample(held_out_seed(3), 64, false).image;
+        let steps = InversionSteps { refine_steps: 5, tune_steps: 10 };
+        let mut refined = EditSession::refined(models.clone(), &image, InversionSteps { tune_steps: 0, ..steps }, &device).unwrap();
+        let shared_before = refined.render(&EditStack::default()).unwrap();
+        let mut reported = Vec::new();
+        let mut tuned = EditSession::refined_with_progress(models.clone(), &image, steps, &device, &mut |done| {
+            reported.push(done);
+            true
+        })
+        .unwrap();
+        assert_eq!(reported, (1..=steps.total()).collect::<Vec<_>>(), "progress runs through refinement, then tuning");
+        // Tuning moves the generator's weights only: the pivot is the refinement's S and w+.
+        let largest_difference = |a: &Tensor<2>, b: &Tensor<2>| (a.clone() - b.clone()).abs().max().into_scalar::<f32>();
+        assert!(largest_difference(&tuned.inversion.s, &refined.inversion.s) < 1e-5);
+        assert!(tuned.inversion.generator.is_some() && refined.inversion.generator.is_none());
+        assert_eq!(refined.render(&EditStack::default()).unwrap(), shared_before, "the shared generator is untouched");
+        let (refined_error, tuned_error) = (squared_error(&mut refined, &image), squared_error(&mut tuned, &image));
+        assert!(tuned_error < refined_error, "squared error {refined_error} → {tuned_error}");
+        // Edits still move the tuned synthesis.
+        let edited = tuned.render(&EditStack::single(edit("a face with red hair", 2.0, 0.0))).unwrap();
+        assert_ne!(edited, tuned.render(&EditStack::default()).unwrap());
+        let mut cancelled = |done: usize| done < steps.refine_steps + 3;
+        assert!(matches!(EditSession::refined_with_progress(models, &image, steps, &device, &mut cancelled), Err(Error::Cancelled)));
     }
 
     #[test]
