@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use deltastudio::app::{EditorApp, ExportKind, ModelsState, compare_view};
 use deltastudio::engine::export::read_recipe;
 use deltastudio::engine::recipe::InputSource;
+use deltastudio::engine::session::InversionSteps;
 use deltastudio::device::SelectedDevice;
 use egui::accesskit::Role;
 use eframe::egui_wgpu;
@@ -268,16 +269,17 @@ fn an_aligned_photo_is_edited_on_its_crop_and_pasted_back() {
 }
 
 #[test]
-fn a_long_refinement_shows_progress_and_cancel_keeps_the_encoder_inversion() {
+fn a_long_inversion_shows_progress_and_cancel_keeps_the_encoder_inversion() {
     let mut harness = editor();
     settle(&mut harness);
-    harness.state_mut().settings_mut().inversion.refine_steps = 100_000;
+    // A few refinement steps, then pivotal tuning that would run for hours: cancelled in tuning.
+    harness.state_mut().settings_mut().inversion = InversionSteps { refine_steps: 5, tune_steps: 100_000 };
     let ctx = harness.ctx.clone();
     harness.state_mut().new_portrait(&ctx, 9);
     // The Cancel button appears once the inversion has run for a second.
     let deadline = Instant::now() + Duration::from_secs(30);
     while harness.query_by_label("Cancel").is_none() {
-        assert!(Instant::now() < deadline, "no Cancel button during a long refinement");
+        assert!(Instant::now() < deadline, "no Cancel button during a long inversion");
         harness.step();
         std::thread::sleep(Duration::from_millis(20));
     }

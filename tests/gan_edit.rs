@@ -10,6 +10,7 @@ use deltastudio::engine::composite::CompositeOptions;
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::gan::Method;
 use deltastudio::engine::models::{GanModels, find};
+use deltastudio::engine::session::InversionSteps;
 use deltastudio::weights::registry::{JUDGE_FILE, WeightsPath};
 use deltastudio::world::judge::Judge;
 
