@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
@@ -18,7 +19,7 @@ use super::composite::{CompositeOptions, keep_unedited};
 use super::delta_space::DeltaSpace;
 use super::gan::{Direction, TextEdit, direction};
 use super::models::GanModels;
-use crate::models::stylegan2::{Generator, Noise};
+use crate::models::stylegan2::{Generator, Noise, SLayers};
 use crate::{Error, Result};
 
 /// An edit in the stack; disabled edits stay in the stack but do nothing.
@@ -237,6 +238,11 @@ fn invert(
 /// weights, so this is the scale the built-in generator was trained at).
 const TUNE_LR: f64 = 1e-3;
 
+/// Pivotal tuning leaves the layers drawing below this side as they are: tuned, the coarse
+/// layers redraw the image's own hair style and facial hair over what an edit asks for
+/// (docs/deltaedit_builtin.md, session 15).
+const TUNE_FROM_RESOLUTION: usize = 32;
+
 /// Pivotal tuning (Roich et al. 2021, PTI): `steps` of Adam on the generator's weights with the
 /// inversion's S and w+ held fixed as the pivot, minimising `refinement_loss`. The synthesis reads
 /// S directly, so the style affines (and the mapping network) stay out of the graph: edits move
@@ -246,14 +252,13 @@ fn tune(
     generator: &Generator,
     delta_space: &DeltaSpace,
     (s, wplus): (Tensor<2>, Tensor<3>),
-    layers: crate::models::stylegan2::SLayers,
+    layers: SLayers,
     target: &RefinementTarget,
     steps: usize,
     device: &Device,
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<Generator> {
-    use burn::optim::{AdamConfig, GradientsParams};
-    let mut tuned = generator.clone().fork(&device.clone().autodiff()).train();
+    let mut tuned = generator.clone().fork(&device.clone().autodiff()).train().without_gradients_below(TUNE_FROM_RESOLUTION);
     tuned.noises = tuned.noises.into_iter().map(|noise| noise.set_require_grad(false)).collect();
     let mut optim = AdamConfig::new().init();
     let (s, wplus) = (s.autodiff(), wplus.autodiff());
@@ -345,6 +350,7 @@ mod tests {
     use super::*;
     use crate::engine::gan::Method;
     use crate::engine::models::tiny_models;
+    use crate::models::stylegan2::styled_conv::StyledConv;
     use crate::world::dataset::{held_out_seed, sample};
 
     fn session(method: Method) -> EditSession {
@@ -508,7 +514,15 @@ mod tests {
         // Tuning moves the generator's weights only: the pivot is the refinement's S and w+.
         let largest_difference = |a: &Tensor<2>, b: &Tensor<2>| (a.clone() - b.clone()).abs().max().into_scalar::<f32>();
         assert!(largest_difference(&tuned.inversion.s, &refined.inversion.s) < 1e-5);
-        assert!(tuned.inversion.generator.is_some() && refined.inversion.generator.is_none());
+        assert!(refined.inversion.generator.is_none());
+        // Only the layers drawing at TUNE_FROM_RESOLUTION and above are tuned.
+        let (shared, own) = (&models.base.generator, tuned.inversion.generator.as_ref().expect("tuned"));
+        let weight_change = |a: &StyledConv, b: &StyledConv| (a.conv.weight.val() - b.conv.weight.val()).abs().max().into_scalar::<f32>();
+        assert_eq!(weight_change(&shared.conv1, &own.conv1), 0.0);
+        for (i, (a, b)) in shared.convs.iter().zip(&own.convs).enumerate() {
+            let resolution = 8 << (i / 2);
+            assert_eq!(weight_change(a, b) > 0.0, resolution >= TUNE_FROM_RESOLUTION, "conv at {resolution}²");
+        }
         assert_eq!(refined.render(&EditStack::default()).unwrap(), shared_before, "the shared generator is untouched");
         let (refined_error, tuned_error) = (squared_error(&mut refined, &image), squared_error(&mut tuned, &image));
         assert!(tuned_error < refined_error, "squared error {refined_error} → {tuned_error}");

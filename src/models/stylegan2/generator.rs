@@ -8,7 +8,7 @@ use burn::tensor::Distribution;
 
 use super::StyleGan2Config;
 use super::mapping::MappingNetwork;
-use super::style_space::{SLayers, StyleLayerKind, StyleSpace, Styles};
+use super::style_space::{SLayers, StyleLayer, StyleLayerKind, StyleSpace, Styles};
 use super::styled_conv::StyledConv;
 use super::to_rgb::ToRGB;
 use crate::Result;
@@ -96,6 +96,27 @@ impl Generator {
     /// The layout of S for this generator.
     pub fn style_space(&self) -> StyleSpace {
         StyleSpace::new(&self.config).expect("a constructed generator has a valid config")
+    }
+
+    /// The generator with the constant input and every layer that draws below `resolution`
+    /// excluded from gradients (their parameters stay as they are when the rest is optimised).
+    pub fn without_gradients_below(self, resolution: usize) -> Self {
+        fn frozen_if<M: Module>(module: M, frozen: bool) -> M {
+            if frozen { module.no_grad() } else { module }
+        }
+        let space = self.style_space();
+        let coarse = |layer: &StyleLayer| layer.resolution < resolution;
+        let Generator { style, input, conv1, to_rgb1, convs, to_rgbs, noises, config } = self;
+        Generator {
+            style,
+            input: frozen_if(input, 4 < resolution),
+            conv1: frozen_if(conv1, coarse(&space.conv[0])),
+            to_rgb1: frozen_if(to_rgb1, coarse(&space.rgb[0])),
+            convs: convs.into_iter().zip(&space.conv[1..]).map(|(conv, layer)| frozen_if(conv, coarse(layer))).collect(),
+            to_rgbs: to_rgbs.into_iter().zip(&space.rgb[1..]).map(|(rgb, layer)| frozen_if(rgb, coarse(layer))).collect(),
+            noises,
+            config,
+        }
     }
 
     /// Rows of w+.
