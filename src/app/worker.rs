@@ -252,7 +252,7 @@ impl ModelThread {
             }
             !cancel.load(Ordering::SeqCst)
         };
-        // Cancelling the refinement keeps the encoder's inversion (milliseconds) rather than none.
+        // Cancelling refinement or tuning keeps the encoder's inversion (milliseconds) rather than none.
         let session = match EditSession::refined_with_progress(models.clone(), image, steps, &self.device, &mut report) {
             Err(crate::Error::Cancelled) => EditSession::new(models, image, &self.device),
             other => other,

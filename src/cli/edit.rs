@@ -76,7 +76,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     refine: usize,
     /// Pivotal tuning (PTI): optimisation steps on the generator's weights at the inverted code,
-    /// for this image only (a much closer likeness; each step costs about two refinement steps).
+    /// for this image only (a closer likeness; a step costs about as much as a refinement step).
     #[arg(long, default_value_t = 0)]
     tune: usize,
     /// Keep the input's own pixels wherever the edits leave the synthesis unchanged: the
