@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::composite::{CompositeOptions, keep_unedited};
 use super::delta_space::DeltaSpace;
 use super::gan::{Direction, TextEdit, direction};
-use super::models::GanModels;
-use crate::models::stylegan2::{Generator, Noise, SLayers};
+use super::models::{GanBase, GanModels};
+use crate::models::stylegan2::{Generator, Noise};
 use crate::{Error, Result};
 
 /// An edit in the stack; disabled edits stay in the stack but do nothing.
@@ -228,7 +228,7 @@ fn invert(
         0 => None,
         tune_steps => {
             let mut progress = |done: usize| progress(steps.refine_steps + done);
-            Some(tune(&base.generator, &base.delta_space, (s.clone(), wplus.clone()), base.domain.s_layers(), &target, tune_steps, device, &mut progress)?)
+            Some(tune(base, (s.clone(), wplus.clone()), &target, tune_steps, device, &mut progress)?)
         }
     };
     Ok(Inversion { wplus, s, image_feature, generator })
@@ -247,24 +247,21 @@ const TUNE_FROM_RESOLUTION: usize = 32;
 /// inversion's S and w+ held fixed as the pivot, minimising `refinement_loss`. The synthesis reads
 /// S directly, so the style affines (and the mapping network) stay out of the graph: edits move
 /// the same S channels as before, only the synthesis of them draws the image more closely.
-#[allow(clippy::too_many_arguments)]
 fn tune(
-    generator: &Generator,
-    delta_space: &DeltaSpace,
+    base: &GanBase,
     (s, wplus): (Tensor<2>, Tensor<3>),
-    layers: SLayers,
     target: &RefinementTarget,
     steps: usize,
     device: &Device,
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<Generator> {
-    let mut tuned = generator.clone().fork(&device.clone().autodiff()).train().without_gradients_below(TUNE_FROM_RESOLUTION);
+    let mut tuned = base.generator.clone().fork(&device.clone().autodiff()).train().without_gradients_below(TUNE_FROM_RESOLUTION);
     tuned.noises = tuned.noises.into_iter().map(|noise| noise.set_require_grad(false)).collect();
     let mut optim = AdamConfig::new().init();
     let (s, wplus) = (s.autodiff(), wplus.autodiff());
     for step in 1..=steps {
-        let synthesis = tuned.synthesis_s(s.clone(), wplus.clone(), layers, &Noise::Stored)?;
-        let loss = refinement_loss(delta_space, synthesis, target)?;
+        let synthesis = tuned.synthesis_s(s.clone(), wplus.clone(), base.domain.s_layers(), &Noise::Stored)?;
+        let loss = refinement_loss(&base.delta_space, synthesis, target)?;
         let grads = GradientsParams::from_grads(loss.backward(), &tuned);
         tuned = optim.step(TUNE_LR, tuned, grads);
         if !progress(step) {
@@ -490,6 +487,10 @@ mod tests {
         assert!(refined < plain, "squared error {plain} → {refined}");
     }
 
+    fn largest_difference<const D: usize>(a: &Tensor<D>, b: &Tensor<D>) -> f32 {
+        (a.clone() - b.clone()).abs().max().into_scalar::<f32>()
+    }
+
     /// The summed squared error of `session`'s reconstruction against `image`, in 8-bit units.
     fn squared_error(session: &mut EditSession, image: &RgbImage) -> f64 {
         let reconstruction = session.render(&EditStack::default()).unwrap();
@@ -512,12 +513,11 @@ mod tests {
         .unwrap();
         assert_eq!(reported, (1..=steps.total()).collect::<Vec<_>>(), "progress runs through refinement, then tuning");
         // Tuning moves the generator's weights only: the pivot is the refinement's S and w+.
-        let largest_difference = |a: &Tensor<2>, b: &Tensor<2>| (a.clone() - b.clone()).abs().max().into_scalar::<f32>();
         assert!(largest_difference(&tuned.inversion.s, &refined.inversion.s) < 1e-5);
         assert!(refined.inversion.generator.is_none());
         // Only the layers drawing at TUNE_FROM_RESOLUTION and above are tuned.
         let (shared, own) = (&models.base.generator, tuned.inversion.generator.as_ref().expect("tuned"));
-        let weight_change = |a: &StyledConv, b: &StyledConv| (a.conv.weight.val() - b.conv.weight.val()).abs().max().into_scalar::<f32>();
+        let weight_change = |a: &StyledConv, b: &StyledConv| largest_difference(&a.conv.weight.val(), &b.conv.weight.val());
         assert_eq!(weight_change(&shared.conv1, &own.conv1), 0.0);
         for (i, (a, b)) in shared.convs.iter().zip(&own.convs).enumerate() {
             let resolution = 8 << (i / 2);

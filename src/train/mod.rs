@@ -263,12 +263,12 @@ fn save_checkpoint<S: Checkpoint>(options: &TrainOptions, state: &S, step: usize
     Ok(())
 }
 
-/// Learning rate with a linear warm-up and a cosine decay to `floor`·`peak`.
 /// The Euclidean length of a row of values.
 pub fn l2_norm(values: &[f32]) -> f32 {
     values.iter().map(|v| v * v).sum::<f32>().sqrt()
 }
 
+/// Learning rate with a linear warm-up and a cosine decay to `floor`·`peak`.
 pub fn cosine_lr(step: usize, total: usize, peak: f64, warmup: usize, floor: f64) -> f64 {
     if step < warmup {
         return peak * (step + 1) as f64 / warmup as f64;
