@@ -43,9 +43,10 @@ $ds train gan --steps 2500 --lr 3e-4 --seed 3 --detail-weight 4 --feature-weight
 # paired half with their counterfactual twins (one or two factors changed), half uniformly as in
 # the paper (--twins 0.5); the DeltaEdit mapper reads its deltas projected onto the top 24
 # directions of single-edit image deltas, and half of its twin pairs read the mean delta of all
-# changes to the same value (--value-deltas 0.5), as text deltas from the neutral source do.
+# changes to the same value (--value-deltas 0.5), as text deltas from the neutral source do. Both
+# mappers' Δs are projected at inference onto the top 32 directions of single-edit S deltas.
 $ds --device cpu train relevance --images 32 --std-images 12000 --codes runs/codes --run-dir runs/relevance > runs/relevance.log 2>&1 &
 relevance=$!
-$ds --device cpu train mapper --twins 0.5 --delta-subspace 24 --value-deltas 0.5 --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
-$ds --device cpu train mapper --straightforward --twins 0.5 --images 12000 --steps 30000 --run-dir runs/mapper-straightforward --codes runs/codes
+$ds --device cpu train mapper --twins 0.5 --delta-subspace 24 --edit-subspace 32 --value-deltas 0.5 --images 12000 --steps 30000 --run-dir runs/mapper --codes runs/codes
+$ds --device cpu train mapper --straightforward --twins 0.5 --edit-subspace 32 --images 12000 --steps 30000 --run-dir runs/mapper-straightforward --codes runs/codes
 wait $relevance

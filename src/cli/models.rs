@@ -91,9 +91,11 @@ fn check_loads(known: &KnownFile, path: &Path, search: &WeightsPath, device: &De
         // and CLIP.
         FileKind::DeltaMapper if known.builtin => {
             let base = GanBase::load(search, Domain::Builtin, device)?;
-            let (_, subspace) = load_mapper(path, &base, device)?;
+            let (_, subspaces) = load_mapper(path, &base, device)?;
             let config = base.mapper_config()?;
-            let projection = subspace.map(|s| format!(", text deltas projected onto {} directions", s.dims()[0])).unwrap_or_default();
+            let delta = subspaces.delta.map(|s| format!(", text deltas projected onto {} directions", s.dims()[0]));
+            let edit = subspaces.edit.map(|s| format!(", Δs projected onto {} directions", s.dims()[0]));
+            let projection = delta.unwrap_or_default() + &edit.unwrap_or_default();
             format!("Delta Mapper for S = {} dims and {}-d conditions{projection}", config.s_dim(), config.cond_dim)
         }
         FileKind::RelevanceMatrix if known.builtin => {

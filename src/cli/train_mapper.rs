@@ -10,7 +10,7 @@ use deltastudio::device::{self, DevicePreference};
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::models::{GanBase, GanFiles};
 use deltastudio::train::mapper::MapperKind;
-use deltastudio::models::delta_mapper::{DeltaMapper, DeltaSubspace};
+use deltastudio::models::delta_mapper::{DeltaMapper, MapperSubspaces};
 use deltastudio::train::TrainOptions;
 use deltastudio::train::codes::{CodeSource, CodesFingerprint, LatentCodes, load_or_compute, twin_changes};
 use deltastudio::train::mapper::{MapperTraining, PairSampler, ValueDeltas, evaluate, fit_delta_subspace, pair_batch, train};
@@ -63,6 +63,13 @@ pub struct Args {
     /// text-free mapper never sees. 0 (the default) is the paper's full delta.
     #[arg(long, default_value_t = 0)]
     delta_subspace: usize,
+    /// Project the mapper's Δs at inference onto this many top principal directions of the S
+    /// deltas of single edits (twin pairs with --twins, else uniform pairs), saved in the mapper
+    /// file: what lies outside them is mostly the encoder's error on a training pair's two
+    /// images, which an edit should not carry. Training is unchanged. 0 (the default) is the
+    /// paper's full Δs.
+    #[arg(long, default_value_t = 0)]
+    edit_subspace: usize,
     /// The share of twin pairs whose condition reads their value delta: the mean image delta of
     /// all single-change twin pairs ending at the same factor value, which, like a text delta
     /// from the neutral source, says where the edit goes and not where it starts (needs --twins).
@@ -144,12 +151,18 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         .context("computing the validation codes")?;
     let codes_time = codes_started.elapsed().as_secs_f64();
 
-    let subspace = match args.delta_subspace {
-        0 => None,
-        k => Some(
-            fit_delta_subspace(&train_codes, args.twins > 0.0, args.seed, k, &device)
-                .with_context(|| format!("fitting the {k}-direction delta subspace"))?,
-        ),
+    let fit = |rows, k: usize, name: &str| -> anyhow::Result<_> {
+        match k {
+            0 => Ok(None),
+            k => Ok(Some(
+                fit_delta_subspace(&train_codes, rows, args.twins > 0.0, args.seed, k, &device)
+                    .with_context(|| format!("fitting the {k}-direction {name} subspace"))?,
+            )),
+        }
+    };
+    let subspaces = MapperSubspaces {
+        delta: fit(LatentCodes::clip_rows, args.delta_subspace, "delta")?,
+        edit: fit(LatentCodes::s_rows, args.edit_subspace, "edit")?,
     };
     let cfg = MapperTraining {
         seed: args.seed,
@@ -159,6 +172,7 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         kind,
         twins: args.twins,
         delta_subspace: args.delta_subspace,
+        edit_subspace: args.edit_subspace,
         value_deltas: args.value_deltas,
         mse_weight: args.mse_weight,
     };
@@ -176,12 +190,12 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         label: format!("{kind:?} mapper").to_lowercase(),
     };
     let (mapper, summary) =
-        train(&cfg, &config, &train_codes, subspace.as_ref(), value_deltas.as_ref(), options, &device.clone().autodiff()).context("training the mapper")?;
+        train(&cfg, &config, &train_codes, subspaces.delta.as_ref(), value_deltas.as_ref(), options, &device.clone().autodiff()).context("training the mapper")?;
     let mapper = mapper.valid();
 
     // Validation on uniform pairs of held-out renders, comparable between pairings.
-    let validation = evaluate(&mapper, kind, subspace.as_ref(), &val_codes, 4096, 0.0, &device);
-    let training_fit = evaluate(&mapper, kind, subspace.as_ref(), &train_codes, 4096, args.twins, &device);
+    let validation = evaluate(&mapper, kind, &subspaces, &val_codes, 4096, 0.0, &device);
+    let training_fit = evaluate(&mapper, kind, &subspaces, &train_codes, 4096, args.twins, &device);
     println!(
         "validation: MSE {:.4} (no edit: {:.4}), cosine {:.4}; training pairs: MSE {:.4}, cosine {:.4}",
         validation.mse, validation.zero_edit_mse, validation.cosine, training_fit.mse, training_fit.cosine
@@ -193,13 +207,13 @@ pub fn run(args: Args, preference: DevicePreference, weights: &WeightsPath) -> a
         ("config".to_string(), serde_json::to_string(&config)?),
         ("condition".to_string(), format!("{kind:?}")),
     ]);
-    save_delta_mapper(&mapper, subspace.as_ref(), &output, Precision::F16, metadata.clone())?;
-    let (reloaded, reloaded_subspace) = load_delta_mapper(&output, &config, "", &device)?;
-    let f16_error = relative_output_change((&mapper, subspace.as_ref()), (&reloaded, reloaded_subspace.as_ref()), kind, &val_codes, &device);
+    save_delta_mapper(&mapper, &subspaces, &output, Precision::F16, metadata.clone())?;
+    let (reloaded, reloaded_subspaces) = load_delta_mapper(&output, &config, "", &device)?;
+    let f16_error = relative_output_change((&mapper, &subspaces), (&reloaded, &reloaded_subspaces), kind, &val_codes, &device);
     let precision = if f16_error <= F16_TOLERANCE {
         Precision::F16
     } else {
-        save_delta_mapper(&mapper, subspace.as_ref(), &output, Precision::F32, metadata)?;
+        save_delta_mapper(&mapper, &subspaces, &output, Precision::F32, metadata)?;
         Precision::F32
     };
     println!("wrote {} ({precision:?}; f16 changes the outputs by {f16_error:.2e} relative)", output.display());
@@ -240,18 +254,19 @@ fn share(text: &str) -> Result<f32, String> {
     }
 }
 
-/// ‖b(x) − a(x)‖ / ‖a(x)‖ over 256 validation pairs, each mapper with its own subspace.
+/// ‖b(x) − a(x)‖ / ‖a(x)‖ over 256 validation pairs, each mapper within its own subspaces.
 fn relative_output_change(
-    (a, a_subspace): (&DeltaMapper, Option<&DeltaSubspace>),
-    (b, b_subspace): (&DeltaMapper, Option<&DeltaSubspace>),
+    (a, a_subspaces): (&DeltaMapper, &MapperSubspaces),
+    (b, b_subspaces): (&DeltaMapper, &MapperSubspaces),
     kind: MapperKind,
     codes: &LatentCodes,
     device: &Device,
 ) -> f64 {
     let (sources, partners) = PairSampler::new(1, codes.len).batch(0, 256);
-    let (s_i, cond_a, _) = pair_batch(codes, kind, a_subspace, (&sources, &partners), None, device);
-    let (_, cond_b, _) = pair_batch(codes, kind, b_subspace, (&sources, &partners), None, device);
-    let (ya, yb) = (a.forward(s_i.clone(), cond_a), b.forward(s_i, cond_b));
+    let (s_i, cond_a, _) = pair_batch(codes, kind, a_subspaces.delta.as_ref(), (&sources, &partners), None, device);
+    let (_, cond_b, _) = pair_batch(codes, kind, b_subspaces.delta.as_ref(), (&sources, &partners), None, device);
+    let ya = a_subspaces.project_edit(a.forward(s_i.clone(), cond_a));
+    let yb = b_subspaces.project_edit(b.forward(s_i, cond_b));
     let diff = (yb - ya.clone()).square().sum().sqrt().into_scalar::<f32>() as f64;
     diff / (ya.square().sum().sqrt().into_scalar::<f32>() as f64).max(1e-12)
 }

@@ -2,10 +2,12 @@
 //!
 //! - DeltaEdit: the Delta Mapper reads the source S code and the condition
 //!   [image feature ‖ normalised text delta] (the delta first projected onto the mapper's delta
-//!   subspace when its file has one); channels whose relevance to the text delta is below β are
-//!   zeroed (`GetBoundary`: |fs3 · Δt| < β, with the raw Δt).
+//!   subspace when its file has one, and Δs then onto its edit subspace); channels whose
+//!   relevance to the text delta is below β are zeroed (`GetBoundary`: |fs3 · Δt| < β, with the
+//!   raw Δt).
 //! - Straightforward (Table I baseline): a mapper trained on target *image* features reads the
-//!   target *text* feature in place of the delta.
+//!   target *text* feature in place of the delta (Δs projected onto its file's edit subspace
+//!   likewise).
 //! - Global direction (StyleCLIP): Δs from the relevance matrix alone: r = fs3 · Δt, channels with
 //!   |r| < β zeroed, r / max|r| scaled by each channel's standard deviation.
 use burn::prelude::*;
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::delta_space::condition;
 use super::models::GanBase;
-use crate::models::delta_mapper::{DeltaMapper, DeltaSubspace};
+use crate::models::delta_mapper::{DeltaMapper, MapperSubspaces};
 use crate::Result;
 
 /// How a text edit becomes Δs.
@@ -51,10 +53,11 @@ pub struct TextEdit {
 
 /// The model that turns a text delta into Δs.
 pub enum DirectionModel {
-    /// The mapper and the span of image deltas it was trained on, if its file has one (text
-    /// deltas are projected onto it first).
-    DeltaEdit { mapper: DeltaMapper, subspace: Option<DeltaSubspace> },
-    Straightforward(DeltaMapper),
+    /// The mapper and the spans its file carries.
+    DeltaEdit { mapper: DeltaMapper, subspaces: MapperSubspaces },
+    /// The mapper and the spans its file carries (of which it uses the edit span only: it reads
+    /// target features, not deltas).
+    Straightforward { mapper: DeltaMapper, subspaces: MapperSubspaces },
     /// Per-channel standard deviation of S ([1, S dims]).
     Global { s_std: Tensor<2> },
 }
@@ -63,7 +66,7 @@ impl DirectionModel {
     pub fn method(&self) -> Method {
         match self {
             DirectionModel::DeltaEdit { .. } => Method::DeltaEdit,
-            DirectionModel::Straightforward(_) => Method::Straightforward,
+            DirectionModel::Straightforward { .. } => Method::Straightforward,
             DirectionModel::Global { .. } => Method::Global,
         }
     }
@@ -109,12 +112,12 @@ pub fn direction(
     let projection = delta_t.clone().matmul(relevance_matrix.clone().transpose());
     let relevance = projection.clone().abs();
     let (delta_s, global) = match model {
-        DirectionModel::DeltaEdit { mapper, subspace } => {
-            (mapper.forward(s, condition(image_feature, delta_t, subspace.as_ref())), false)
+        DirectionModel::DeltaEdit { mapper, subspaces } => {
+            (subspaces.project_edit(mapper.forward(s, condition(image_feature, delta_t, subspaces.delta.as_ref()))), false)
         }
-        DirectionModel::Straightforward(mapper) => {
+        DirectionModel::Straightforward { mapper, subspaces } => {
             let target_feature = space.text_features(&[target])?;
-            (mapper.forward(s, Tensor::cat(vec![image_feature, target_feature], 1)), false)
+            (subspaces.project_edit(mapper.forward(s, Tensor::cat(vec![image_feature, target_feature], 1))), false)
         }
         DirectionModel::Global { s_std } => (projection * s_std.clone(), true),
     };
@@ -125,6 +128,7 @@ pub fn direction(
 mod tests {
     use super::*;
     use crate::engine::models::{GanModels, tiny_models};
+    use crate::models::delta_mapper::DeltaSubspace;
 
     #[test]
     fn the_mapper_reads_only_the_text_delta_inside_the_subspace() {
@@ -151,9 +155,32 @@ mod tests {
         let max_difference = |x: Vec<f32>, y: Vec<f32>| x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
         let without = max_difference(edit(&models, "a face with a smile"), edit(&models, "a bald face"));
         assert!(without > 1e-4, "different prompts give different edits without a subspace ({without})");
-        let DirectionModel::DeltaEdit { subspace, .. } = &mut models.direction else { unreachable!() };
-        *subspace = Some(DeltaSubspace { basis });
+        let DirectionModel::DeltaEdit { subspaces, .. } = &mut models.direction else { unreachable!() };
+        subspaces.delta = Some(DeltaSubspace { basis });
         let with = max_difference(edit(&models, "a face with a smile"), edit(&models, "a bald face"));
         assert!(with < 1e-3 * without, "both deltas project to the same vector, so they edit alike ({with} vs {without})");
+    }
+
+    #[test]
+    fn the_edit_is_the_mappers_delta_projected_onto_the_edit_subspace() {
+        let device = Device::flex();
+        for method in [Method::DeltaEdit, Method::Straightforward] {
+            let mut models = tiny_models(method, &device);
+            let s_dim = models.base.s_dim();
+            let s = Tensor::<2>::random([1, s_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+            let feature = crate::models::clip::l2_normalize(Tensor::<2>::random([1, 8], burn::tensor::Distribution::Normal(0.0, 1.0), &device));
+            let edit = |models: &GanModels| {
+                direction(&models.base, &models.direction, &models.relevance, s.clone(), feature.clone(), "a face", "a face with a smile").unwrap().delta_s
+            };
+            let free = edit(&models);
+            let span = DeltaSubspace::fit(Tensor::random([10, s_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &device), 3).unwrap();
+            let (DirectionModel::DeltaEdit { subspaces, .. } | DirectionModel::Straightforward { subspaces, .. }) = &mut models.direction else { unreachable!() };
+            subspaces.edit = Some(span.clone());
+            let inside = edit(&models);
+            let expected = free.clone().matmul(span.basis.clone().transpose()).matmul(span.basis.clone());
+            inside.clone().into_data().assert_approx_eq::<f32>(&expected.into_data(), burn::tensor::Tolerance::absolute(1e-5));
+            let (kept, full) = (inside.square().sum().into_scalar::<f32>(), free.square().sum().into_scalar::<f32>());
+            assert!(kept > 0.0 && kept < 0.5 * full, "{method:?}: 3 of {s_dim} directions keep a small part of a random Δs ({kept} of {full})");
+        }
     }
 }

@@ -8,7 +8,7 @@ use super::delta_space::{DeltaSpace, Domain};
 use super::gan::{DirectionModel, Method};
 use burn::tensor::Distribution;
 
-use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace};
+use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, MapperSubspaces};
 use crate::models::e4e::Encoder4Editing;
 use crate::models::stylegan2::{Generator, SLayers};
 use crate::weights::registry::{
@@ -151,12 +151,12 @@ impl GanModels {
                     })?
                 };
                 let path = find(weights, file)?;
-                let (mapper, subspace) = load_mapper(&path, &base, device)?;
+                let (mapper, subspaces) = load_mapper(&path, &base, device)?;
                 base.paths.push(path);
                 if method == Method::DeltaEdit {
-                    DirectionModel::DeltaEdit { mapper, subspace }
+                    DirectionModel::DeltaEdit { mapper, subspaces }
                 } else {
-                    DirectionModel::Straightforward(mapper)
+                    DirectionModel::Straightforward { mapper, subspaces }
                 }
             }
             Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, base.domain.s_layers(), device) },
@@ -173,9 +173,9 @@ fn s_std(generator: &Generator, which: SLayers, device: &Device) -> Tensor<2> {
     s.var(0).sqrt()
 }
 
-/// Loads a Delta Mapper file (and its delta subspace, if it has one) whose layout must fit
-/// `base`'s generator and CLIP.
-pub fn load_mapper(path: &Path, base: &GanBase, device: &Device) -> Result<(DeltaMapper, Option<DeltaSubspace>)> {
+/// Loads a Delta Mapper file (and the subspaces it has) whose layout must fit `base`'s generator
+/// and CLIP.
+pub fn load_mapper(path: &Path, base: &GanBase, device: &Device) -> Result<(DeltaMapper, MapperSubspaces)> {
     weights::delta_mapper::load_delta_mapper(path, &base.mapper_config()?, "", device)
 }
 
@@ -212,8 +212,8 @@ pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
     let base = tiny_base(device);
     let mapper_config = base.mapper_config().unwrap();
     let direction = match method {
-        Method::DeltaEdit => DirectionModel::DeltaEdit { mapper: mapper_config.init(device), subspace: None },
-        Method::Straightforward => DirectionModel::Straightforward(mapper_config.init(device)),
+        Method::DeltaEdit => DirectionModel::DeltaEdit { mapper: mapper_config.init(device), subspaces: MapperSubspaces::default() },
+        Method::Straightforward => DirectionModel::Straightforward { mapper: mapper_config.init(device), subspaces: MapperSubspaces::default() },
         Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, base.domain.s_layers(), device) },
     };
     let s_dim = base.s_dim();

@@ -176,7 +176,8 @@ impl DeltaMapper {
     }
 }
 
-/// The span of the CLIP image deltas a mapper was trained on: `k` orthonormal rows [k, E].
+/// The span of the deltas of image pairs: `k` orthonormal rows [k, E], for CLIP image deltas
+/// or for S deltas (Δs).
 ///
 /// A text delta has components no image pair moves along (the modality gap between CLIP's text
 /// and image towers); text-free training never shows them to the mapper, so at inference they
@@ -185,6 +186,31 @@ impl DeltaMapper {
 #[derive(Clone, Debug)]
 pub struct DeltaSubspace {
     pub basis: Tensor<2>,
+}
+
+/// The spans a mapper file may carry (ours; `net_face.pth` has none).
+#[derive(Clone, Debug, Default)]
+pub struct MapperSubspaces {
+    /// CLIP image deltas: the condition's delta is projected onto it.
+    pub delta: Option<DeltaSubspace>,
+    /// S deltas of single edits: Δs is projected onto it. What the mapper predicts outside it is
+    /// mostly the encoder's error on the two images of a training pair, which no edit should
+    /// carry (docs/delta_mapper.md, "Edit subspace").
+    pub edit: Option<DeltaSubspace>,
+}
+
+impl MapperSubspaces {
+    /// `delta_s` [B, S] projected onto the edit span, if there is one.
+    pub fn project_edit(&self, delta_s: Tensor<2>) -> Tensor<2> {
+        match &self.edit {
+            Some(edit) => edit.project(delta_s),
+            None => delta_s,
+        }
+    }
+
+    pub fn to_device(&self, device: &Device) -> MapperSubspaces {
+        MapperSubspaces { delta: self.delta.as_ref().map(|s| s.to_device(device)), edit: self.edit.as_ref().map(|s| s.to_device(device)) }
+    }
 }
 
 /// Orthogonal-iteration steps of [`DeltaSubspace::fit`]: the top-k span converges like

@@ -12,7 +12,10 @@
 //! - DeltaEdit: [c_i ‖ (c_j − c_i)/‖c_j − c_i‖] with unit CLIP image features c (the CLIP
 //!   DeltaSpace, §3.2 eq. 3); at inference the text delta replaces the image delta. With a
 //!   [`DeltaSubspace`] (ours, `delta_subspace` > 0) the delta is first projected onto the top
-//!   principal directions of single-edit image deltas, in training as at inference;
+//!   principal directions of single-edit image deltas, in training as at inference; an edit
+//!   subspace (ours, `edit_subspace` > 0) of the top principal directions of single-edit S
+//!   deltas is fitted for inference, where Δs is projected onto it (training it in does not
+//!   help, docs/delta_mapper.md, "Edit subspace");
 //! - straightforward (§3.1.1, eqs. 1–2, Fig. 3; Table I's "straightforward" row): [c_i ‖ c_j],
 //!   the target's own image feature; at inference the target prompt's text feature replaces c_j.
 //!   Same network, same loss (the paper trains it "in the same space and supervised by the same
@@ -36,7 +39,7 @@ use burn::prelude::*;
 use super::codes::LatentCodes;
 use super::{Run, Summary, TrainOptions, Trainee};
 use crate::engine::delta_space::condition;
-use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace};
+use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace, MapperSubspaces};
 use crate::world::factors::Factor;
 use crate::world::rng::Rng;
 use crate::{Error, Result};
@@ -55,6 +58,9 @@ pub struct MapperTraining {
     /// Directions of the [`DeltaSubspace`] the deltas are projected onto (DeltaEdit only); 0
     /// for none (the paper).
     pub delta_subspace: usize,
+    /// Directions of the S-space [`DeltaSubspace`] Δs is projected onto at inference (and in
+    /// validation); 0 for none (the paper).
+    pub edit_subspace: usize,
     /// The share of twin pairs whose condition reads their value delta (DeltaEdit with twins
     /// only); 0 for their own image delta.
     pub value_deltas: f32,
@@ -66,7 +72,7 @@ pub struct MapperTraining {
 impl Default for MapperTraining {
     /// The official settings; the step count is the caller's (201,562 for 258k FFHQ codes).
     fn default() -> Self {
-        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0, delta_subspace: 0, value_deltas: 0.0, mse_weight: 1.0 }
+        MapperTraining { seed: 0, steps: 20000, batch: 64, lr: 0.5, kind: MapperKind::DeltaEdit, twins: 0.0, delta_subspace: 0, edit_subspace: 0, value_deltas: 0.0, mse_weight: 1.0 }
     }
 }
 
@@ -92,11 +98,19 @@ pub fn training_condition(kind: MapperKind, subspace: Option<&DeltaSubspace>, c_
 /// Image pairs a [`DeltaSubspace`] is fitted on.
 const SUBSPACE_PAIRS: usize = 4096;
 
-/// The span of `k` directions of the image deltas of code pairs: twin pairs when the codes are
-/// twins (single edits, what text deltas describe), else uniform pairs.
-pub fn fit_delta_subspace(codes: &LatentCodes, twins: bool, seed: u64, k: usize, device: &Device) -> Result<DeltaSubspace> {
+/// The span of `k` directions of the deltas of code pairs, in the space `rows` reads
+/// ([`LatentCodes::clip_rows`] or [`LatentCodes::s_rows`]): of twin pairs when the codes are
+/// twins (single edits, what text deltas describe), else of uniform pairs.
+pub fn fit_delta_subspace(
+    codes: &LatentCodes,
+    rows: fn(&LatentCodes, &[usize], &Device) -> Tensor<2>,
+    twins: bool,
+    seed: u64,
+    k: usize,
+    device: &Device,
+) -> Result<DeltaSubspace> {
     let (sources, partners) = PairSampler::with_twins(seed, codes.len, if twins { 1.0 } else { 0.0 }).batch(0, SUBSPACE_PAIRS);
-    DeltaSubspace::fit(codes.clip_rows(&partners, device) - codes.clip_rows(&sources, device), k)
+    DeltaSubspace::fit(rows(codes, &partners, device) - rows(codes, &sources, device), k)
 }
 
 /// Per twin pair, the mean unit image delta of the single-change twin pairs that end where it
@@ -245,9 +259,9 @@ impl PairSampler {
     }
 }
 
-/// The mapper's inputs and target for pairs (i, j): s_i, the condition, Δs = s_j − s_i. With
-/// `value_deltas` (and the step drawing which twin pairs read them) the DeltaEdit condition's
-/// deltas come from there.
+/// The mapper's inputs and target for pairs (i, j): s_i, the condition (its delta projected onto
+/// `subspace`), Δs = s_j − s_i. With `value_deltas` (and the step drawing which twin pairs read
+/// them) the DeltaEdit condition's deltas come from there.
 pub fn pair_batch(
     codes: &LatentCodes,
     kind: MapperKind,
@@ -312,8 +326,9 @@ pub fn train(
     Ok((trained.model, summary))
 }
 
-/// Mean loss terms of `mapper` on `pairs` fixed pairs of `codes` (for validation; partners
-/// uniform, or twins for a share `twins`), and the MSE of predicting no edit at all for scale.
+/// Mean loss terms of `mapper` (within `subspaces`) on `pairs` fixed pairs of `codes` (for
+/// validation; partners uniform, or twins for a share `twins`) against their whole Δs, and the
+/// MSE of predicting no edit at all for scale.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Evaluation {
     pub pairs: usize,
@@ -325,7 +340,7 @@ pub struct Evaluation {
 pub fn evaluate(
     mapper: &DeltaMapper,
     kind: MapperKind,
-    subspace: Option<&DeltaSubspace>,
+    subspaces: &MapperSubspaces,
     codes: &LatentCodes,
     pairs: usize,
     twins: f32,
@@ -337,8 +352,8 @@ pub fn evaluate(
     for (step, start) in (0..pairs).step_by(chunk).enumerate() {
         let n = chunk.min(pairs - start);
         let (sources, partners) = sampler.batch(step, n);
-        let (s_i, cond, target) = pair_batch(codes, kind, subspace, (&sources, &partners), None, device);
-        let terms = mapper_loss(mapper.forward(s_i, cond), target.clone(), 1.0);
+        let (s_i, cond, target) = pair_batch(codes, kind, subspaces.delta.as_ref(), (&sources, &partners), None, device);
+        let terms = mapper_loss(subspaces.project_edit(mapper.forward(s_i, cond)), target.clone(), 1.0);
         let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64 * n as f64;
         mse += scalar(terms.mse);
         cosine += scalar(terms.cosine);
@@ -475,8 +490,12 @@ mod tests {
             assert_eq!(loss.len(), 3);
             assert!(loss[2] < loss[0] && cosine[2] > cosine[0] + 0.05, "{kind:?}: loss {loss:?}, cosine {cosine:?}");
             assert_eq!(summary.steps, 60);
-            let eval = evaluate(&mapper.valid(), kind, None, &codes, 64, 0.0, &device);
+            let eval = evaluate(&mapper.valid(), kind, &MapperSubspaces::default(), &codes, 64, 0.0, &device);
             assert!(eval.cosine > 0.1 && eval.mse.is_finite() && eval.zero_edit_mse > 0.0, "{kind:?}: {eval:?}");
+            // Validation reads Δs within the edit span, as the engine does.
+            let edit = fit_delta_subspace(&codes, LatentCodes::s_rows, false, 0, 4, &device).unwrap();
+            let within = evaluate(&mapper.valid(), kind, &MapperSubspaces { delta: None, edit: Some(edit) }, &codes, 64, 0.0, &device);
+            assert!((within.zero_edit_mse - eval.zero_edit_mse).abs() < 1e-9 && within.cosine != eval.cosine, "{kind:?}: {within:?} vs {eval:?}");
         }
     }
 }

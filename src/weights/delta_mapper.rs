@@ -10,22 +10,23 @@ use npyz::{Endianness, NpyHeader, Order, TypeChar, WriterBuilder};
 
 use super::checkpoint::Checkpoint;
 use super::writer::{Precision, TensorWriter};
-use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace};
+use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, DeltaSubspace, MapperSubspaces};
 use crate::{Error, Result};
 
-/// Where a mapper file keeps its [`DeltaSubspace`] (ours; `net_face.pth` has none).
+/// Where a mapper file keeps the [`MapperSubspaces`] (ours; `net_face.pth` has none).
 pub const DELTA_SUBSPACE_KEY: &str = "delta_subspace";
+pub const EDIT_SUBSPACE_KEY: &str = "edit_subspace";
 
-/// Loads a Delta Mapper and, when the file has one, the delta subspace it was trained with.
+/// Loads a Delta Mapper and the subspaces it was trained with, those its file has.
 /// `prefix` is where its keys sit (`""` for `net_face.pth`, `"state_dict."` for a state dict
 /// wrapped in a dict). Keys: `{sm,cm,fm}_{coarse,medium,fine}.mapping.{i}.{weight,bias}` and
-/// optionally [`DELTA_SUBSPACE_KEY`] ([k, CLIP width]).
+/// optionally [`DELTA_SUBSPACE_KEY`] ([k, CLIP width]) and [`EDIT_SUBSPACE_KEY`] ([k, S width]).
 pub fn load_delta_mapper(
     path: &Path,
     config: &DeltaMapperConfig,
     prefix: &str,
     device: &Device,
-) -> Result<(DeltaMapper, Option<DeltaSubspace>)> {
+) -> Result<(DeltaMapper, MapperSubspaces)> {
     let sd = Checkpoint::open(path)?;
     let mut mapper = config.init(device);
     for (name, m) in mapper.named_mappers() {
@@ -34,23 +35,24 @@ pub fn load_delta_mapper(
             sd.load_equal_linear(&mut m.mapping[i], &key)?;
         }
     }
-    let key = format!("{prefix}{DELTA_SUBSPACE_KEY}");
-    let subspace = if sd.contains(&key) {
-        let clip_dim = config.cond_dim / 2;
+    let subspace = |name: &str, width: usize| -> Result<Option<DeltaSubspace>> {
+        let key = format!("{prefix}{name}");
+        if !sd.contains(&key) {
+            return Ok(None);
+        }
         let k = sd.shape(&key)?.first().copied().unwrap_or(0);
-        Some(DeltaSubspace { basis: sd.tensor(&key, [k, clip_dim], device)? })
-    } else {
-        None
+        Ok(Some(DeltaSubspace { basis: sd.tensor(&key, [k, width], device)? }))
     };
+    let subspaces = MapperSubspaces { delta: subspace(DELTA_SUBSPACE_KEY, config.cond_dim / 2)?, edit: subspace(EDIT_SUBSPACE_KEY, config.s_dim())? };
     sd.check_all_used(prefix)?;
-    Ok((mapper, subspace))
+    Ok((mapper, subspaces))
 }
 
-/// Writes `mapper` (and its delta subspace) as safetensors in `net_face.pth`'s key layout (raw
+/// Writes `mapper` (and its subspaces) as safetensors in `net_face.pth`'s key layout (raw
 /// EqualLinear parameters), so that [`load_delta_mapper`] with prefix `""` reads it back.
 pub fn save_delta_mapper(
     mapper: &DeltaMapper,
-    subspace: Option<&DeltaSubspace>,
+    subspaces: &MapperSubspaces,
     path: &Path,
     precision: Precision,
     metadata: HashMap<String, String>,
@@ -62,8 +64,11 @@ pub fn save_delta_mapper(
             writer.equal_linear(&format!("{name}.mapping.{}", m.sequential_index(i)), linear);
         }
     }
-    if let Some(subspace) = subspace {
-        writer.tensor(DELTA_SUBSPACE_KEY, subspace.basis.clone());
+    if let Some(delta) = &subspaces.delta {
+        writer.tensor(DELTA_SUBSPACE_KEY, delta.basis.clone());
+    }
+    if let Some(edit) = &subspaces.edit {
+        writer.tensor(EDIT_SUBSPACE_KEY, edit.basis.clone());
     }
     writer.write(path, precision, metadata)
 }
@@ -158,10 +163,13 @@ mod tests {
     #[test]
     fn a_saved_mapper_loads_back_with_the_same_outputs() {
         let device = Device::flex();
-        let (mapper, subspace) = load_delta_mapper(&checkpoint(), &SMALL, "", &device).unwrap();
-        assert!(subspace.is_none(), "net_face.pth files have no delta subspace");
-        let deltas = Tensor::<2>::random([20, SMALL.cond_dim / 2], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
-        let subspace = DeltaSubspace::fit(deltas, 3).unwrap();
+        let (mapper, subspaces) = load_delta_mapper(&checkpoint(), &SMALL, "", &device).unwrap();
+        assert!(subspaces.delta.is_none() && subspaces.edit.is_none(), "net_face.pth files have no subspaces");
+        let fit = |width: usize, k: usize| {
+            let deltas = Tensor::<2>::random([20, width], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+            DeltaSubspace::fit(deltas, k).unwrap()
+        };
+        let subspaces = MapperSubspaces { delta: Some(fit(SMALL.cond_dim / 2, 3)), edit: Some(fit(SMALL.s_dim(), 4)) };
         let s = Tensor::<2>::random([3, SMALL.s_dim()], burn::tensor::Distribution::Normal(0.0, 3.0), &device);
         let c = Tensor::<2>::random([3, SMALL.cond_dim], burn::tensor::Distribution::Normal(0.0, 0.2), &device);
         let expected = mapper.forward(s.clone(), c.clone()).into_data();
@@ -169,10 +177,12 @@ mod tests {
         for (precision, tolerance) in [(Precision::F32, 1e-6), (Precision::F16, 2e-3)] {
             let path = dir.path().join("mapper.safetensors");
             let metadata = HashMap::from([("format".to_string(), "net_face.pth".to_string())]);
-            save_delta_mapper(&mapper, Some(&subspace), &path, precision, metadata).unwrap();
-            let (reloaded, reloaded_subspace) = load_delta_mapper(&path, &SMALL, "", &device).unwrap();
-            let basis = reloaded_subspace.expect("the subspace is saved").basis.into_data();
-            basis.assert_approx_eq::<f32>(&subspace.basis.clone().into_data(), burn::tensor::Tolerance::absolute(tolerance));
+            save_delta_mapper(&mapper, &subspaces, &path, precision, metadata).unwrap();
+            let (reloaded, reloaded_subspaces) = load_delta_mapper(&path, &SMALL, "", &device).unwrap();
+            for (saved, reloaded) in [(&subspaces.delta, reloaded_subspaces.delta), (&subspaces.edit, reloaded_subspaces.edit)] {
+                let basis = reloaded.expect("the subspace is saved").basis.into_data();
+                basis.assert_approx_eq::<f32>(&saved.as_ref().unwrap().basis.clone().into_data(), burn::tensor::Tolerance::absolute(tolerance));
+            }
             let got = reloaded.forward(s.clone(), c.clone()).into_data();
             let (e, g) = (expected.try_to_vec::<f32>().unwrap(), got.try_to_vec::<f32>().unwrap());
             let scale = e.iter().map(|v| v.abs()).fold(0.0, f32::max);
