@@ -47,7 +47,7 @@ impl Domain {
     /// built-in domain, the value chosen on the benchmark (docs/deltaedit_builtin.md).
     pub fn default_beta(self) -> f32 {
         match self {
-            Domain::Builtin => 0.05,
+            Domain::Builtin => 0.04,
             Domain::Ffhq => 0.03,
         }
     }
