@@ -65,9 +65,8 @@ pub struct Args {
     delta_subspace: usize,
     /// Project the mapper's Δs at inference onto this many top principal directions of the S
     /// deltas of single edits (twin pairs with --twins, else uniform pairs), saved in the mapper
-    /// file: what lies outside them is mostly the encoder's error on a training pair's two
-    /// images, which an edit should not carry. Training is unchanged. 0 (the default) is the
-    /// paper's full Δs.
+    /// file: what the mapper predicts outside them moves other factors. Training is unchanged.
+    /// 0 (the default) is the paper's full Δs.
     #[arg(long, default_value_t = 0)]
     edit_subspace: usize,
     /// The share of twin pairs whose condition reads their value delta: the mean image delta of

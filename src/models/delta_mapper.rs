@@ -193,9 +193,9 @@ pub struct DeltaSubspace {
 pub struct MapperSubspaces {
     /// CLIP image deltas: the condition's delta is projected onto it.
     pub delta: Option<DeltaSubspace>,
-    /// S deltas of single edits: Δs is projected onto it. What the mapper predicts outside it is
-    /// mostly the encoder's error on the two images of a training pair, which no edit should
-    /// carry (docs/delta_mapper.md, "Edit subspace").
+    /// S deltas of single edits: Δs is projected onto it, since what the mapper predicts outside
+    /// it (its guess at the encoder's errors on a training pair, we think) moves other factors
+    /// (docs/delta_mapper.md, "Edit subspace").
     pub edit: Option<DeltaSubspace>,
 }
 
@@ -206,10 +206,6 @@ impl MapperSubspaces {
             Some(edit) => edit.project(delta_s),
             None => delta_s,
         }
-    }
-
-    pub fn to_device(&self, device: &Device) -> MapperSubspaces {
-        MapperSubspaces { delta: self.delta.as_ref().map(|s| s.to_device(device)), edit: self.edit.as_ref().map(|s| s.to_device(device)) }
     }
 }
 
