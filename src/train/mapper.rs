@@ -492,10 +492,16 @@ mod tests {
             assert_eq!(summary.steps, 60);
             let eval = evaluate(&mapper.valid(), kind, &MapperSubspaces::default(), &codes, 64, 0.0, &device);
             assert!(eval.cosine > 0.1 && eval.mse.is_finite() && eval.zero_edit_mse > 0.0, "{kind:?}: {eval:?}");
-            // Validation reads Δs within the edit span, as the engine does.
-            let edit = fit_delta_subspace(&codes, LatentCodes::s_rows, false, 0, 4, &device).unwrap();
-            let within = evaluate(&mapper.valid(), kind, &MapperSubspaces { delta: None, edit: Some(edit) }, &codes, 64, 0.0, &device);
-            assert!((within.zero_edit_mse - eval.zero_edit_mse).abs() < 1e-9 && within.cosine != eval.cosine, "{kind:?}: {within:?} vs {eval:?}");
+            // Validation reads Δs within the edit span, as the engine does: a span covering all
+            // of S changes nothing, a 4-direction one changes the fit but not the targets.
+            let within = |edit: DeltaSubspace| {
+                evaluate(&mapper.valid(), kind, &MapperSubspaces { delta: None, edit: Some(edit) }, &codes, 64, 0.0, &device)
+            };
+            let whole = within(DeltaSubspace { basis: Tensor::eye(codes.s_dim, &device) });
+            assert!((whole.cosine - eval.cosine).abs() < 1e-5 && (whole.mse - eval.mse).abs() < 1e-9, "{kind:?}: {whole:?} vs {eval:?}");
+            let narrow = within(fit_delta_subspace(&codes, LatentCodes::s_rows, false, 0, 4, &device).unwrap());
+            assert!((narrow.zero_edit_mse - eval.zero_edit_mse).abs() < 1e-9, "{kind:?}: {narrow:?} vs {eval:?}");
+            assert!((narrow.cosine - eval.cosine).abs() > 1e-3, "{kind:?}: {narrow:?} vs {eval:?}");
         }
     }
 }
