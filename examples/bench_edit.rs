@@ -1,7 +1,7 @@
 //! Times the GAN path of the editor on the built-in models (flex unless `--device` says
 //! otherwise): the inversion of a render, a text edit with a new prompt (text features, mapper,
-//! synthesis), a slider step (strength changes: synthesis only, everything else cached), and
-//! keeping the unedited pixels at the FFHQ size.
+//! synthesis), a slider step (strength changes: synthesis only, everything else cached), the
+//! strength fit ("Auto"), and keeping the unedited pixels at the FFHQ size.
 //!
 //!     CARGO_TARGET_DIR=/work/main/target cargo run --release --example bench_edit [-- RUNS]
 mod common;
@@ -43,6 +43,9 @@ fn main() -> deltastudio::Result<()> {
         session.render(&EditStack::single(edit("a face with a smile".into(), strength)))
     });
     println!("slider step (strength; synthesis only): {t:.2}");
+
+    let t = Timings::measure(2, runs, || session.fit_strength(&edit("a face with a smile".into(), 1.0)));
+    println!("strength fit (9 syntheses and their CLIP image features; direction cached): {t:.2}");
 
     // Keeping the unedited pixels of a 1024² photo crop (the FFHQ size): the mask and the blend.
     let input = sample(held_out_seed(1), 1024, false).image;

@@ -1,13 +1,18 @@
 //! The editor driven headless with egui_kittest on the shipped built-in models: open a portrait,
 //! type a prompt, drag the strength slider, undo, redo, export. Assertions are on app state and on
 //! the images the worker produced, not on "nothing panicked".
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deltastudio::app::{EditorApp, ExportKind, ModelsState, compare_view};
-use deltastudio::engine::export::read_recipe;
-use deltastudio::engine::recipe::InputSource;
-use deltastudio::engine::session::InversionSteps;
 use deltastudio::device::SelectedDevice;
+use deltastudio::engine::delta_space::Domain;
+use deltastudio::engine::export::read_recipe;
+use deltastudio::engine::gan::{Method, TextEdit};
+use deltastudio::engine::models::GanModels;
+use deltastudio::engine::recipe::InputSource;
+use deltastudio::engine::session::{EditSession, InversionSteps};
+use deltastudio::weights::registry::WeightsPath;
 use egui::accesskit::Role;
 use eframe::egui_wgpu;
 use egui_kittest::wgpu::{WgpuTestRenderer, create_render_state, default_wgpu_setup};
@@ -105,6 +110,37 @@ fn portrait_prompt_slider_undo_redo() {
     settle(&mut harness);
     assert_eq!(harness.state().document().edits[0].strength, strength);
     assert_eq!(mean_abs_difference(harness.state().result_image().unwrap(), &stronger), 0.0);
+}
+
+#[test]
+fn auto_sets_the_strength_the_engine_fits_for_the_image_and_undo_restores_it() {
+    let mut harness = editor();
+    settle(&mut harness);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().new_portrait(&ctx, 4);
+    let target = "a face with tan skin";
+    harness.state_mut().document_mut().edits[0].target = target.into();
+    settle(&mut harness);
+    let unfitted = harness.state().result_image().unwrap().clone();
+    harness.get_all_by_label("Auto").next().expect("edit 1's Auto button").click();
+    settle(&mut harness);
+    let fitted = harness.state().document().edits[0].clone();
+
+    // The engine's own fit on the same portrait.
+    let device = burn::prelude::Device::flex();
+    let models = GanModels::load(&WeightsPath::new(None), Domain::Builtin, Method::DeltaEdit, &device).unwrap();
+    let image = InputSource::Builtin { seed: 4, size: 64 }.load().unwrap();
+    let mut session = EditSession::new(Arc::new(models), &image, &device).unwrap();
+    let edit = TextEdit { source: None, target: target.into(), strength: 1.0, beta: fitted.beta };
+    let expected = session.fit_strength(&edit).unwrap();
+    assert_eq!(fitted.strength, expected);
+    assert!(harness.state().notice().is_some_and(|n| n.text.contains("fitted")), "{:?}", harness.state().notice());
+    if expected != 1.0 {
+        assert!(mean_abs_difference(harness.state().result_image().unwrap(), &unfitted) > 0.0, "the fitted strength re-rendered the edit");
+    }
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    settle(&mut harness);
+    assert_eq!(harness.state().document().edits[0].strength, 1.0, "the fit is one undo step");
 }
 
 /// The status bar holds timings, which differ between runs.

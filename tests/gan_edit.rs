@@ -19,17 +19,28 @@ fn shipped_models(method: Method) -> GanModels {
 }
 
 /// The benchmark's report on `target` over 12 held-out renders.
-fn judged(method: Method, target: &str, factor: &str, value: &str, strength: f32, keep_unedited: bool) -> Report {
+fn judged(method: Method, target: &str, factor: &str, value: &str, strength: Strength, keep_unedited: bool) -> Report {
     judged_with(shipped_models(method), target, factor, value, strength, keep_unedited)
 }
 
-fn judged_with(models: GanModels, target: &str, factor: &str, value: &str, strength: f32, keep_unedited: bool) -> Report {
+/// The strength of every edit: given, or fitted to each render.
+#[derive(Clone, Copy)]
+enum Strength {
+    Given(f32),
+    Fitted,
+}
+
+fn judged_with(models: GanModels, target: &str, factor: &str, value: &str, strength: Strength, keep_unedited: bool) -> Report {
     let device = Device::flex();
     let judge = Judge::load(&find(&WeightsPath::new(None), JUDGE_FILE).unwrap(), &device).unwrap();
     let case = PromptCase { source: None, target: target.into(), expect: BTreeMap::from([(factor.into(), value.into())]) };
     let options = BenchmarkOptions {
         n: 12,
-        strength,
+        strength: match strength {
+            Strength::Given(strength) => strength,
+            Strength::Fitted => 1.0,
+        },
+        fit_strength: matches!(strength, Strength::Fitted),
         beta: Domain::Builtin.default_beta(),
         inversion: InversionSteps::default(),
         keep_unedited: keep_unedited.then(CompositeOptions::default),
@@ -40,8 +51,8 @@ fn judged_with(models: GanModels, target: &str, factor: &str, value: &str, stren
 /// The edit lifts the judge's verdict from at most `before_at_most` (strength 0: the
 /// reconstruction) to at least `after_at_least`.
 fn assert_edit(method: Method, target: &str, factor: &str, value: &str, before_at_most: f64, after_at_least: f64) {
-    let before = judged(method, target, factor, value, 0.0, false).accuracy;
-    let after = judged(method, target, factor, value, 1.0, false).accuracy;
+    let before = judged(method, target, factor, value, Strength::Given(0.0), false).accuracy;
+    let after = judged(method, target, factor, value, Strength::Given(1.0), false).accuracy;
     assert!(before <= before_at_most && after >= after_at_least, "{target}: {before} without the edit, {after} with it");
 }
 
@@ -68,7 +79,7 @@ fn deltaedit_closes_the_eyes() {
 // (benchmark, n 50: preservation 62 % → 70 %, accuracy 94 % both ways).
 #[test]
 fn keeping_unedited_pixels_preserves_more_and_still_edits() {
-    let edit = |keep| judged(Method::DeltaEdit, "a face with closed eyes", "eyes", "closed", 1.0, keep);
+    let edit = |keep| judged(Method::DeltaEdit, "a face with closed eyes", "eyes", "closed", Strength::Given(1.0), keep);
     let (synthesis, kept) = (edit(false), edit(true));
     assert!(
         kept.preservation > synthesis.preservation && kept.accuracy >= 0.7,
@@ -97,7 +108,7 @@ fn a_global_direction_turns_the_background_blue() {
 // parts 19.2 → 20.2 dB, preservation 71.5 → 73.9 %, accuracy 74.5 % both; the smile 20.6 → 22.6 dB).
 #[test]
 fn the_edit_subspace_keeps_more_of_the_portrait_and_still_edits() {
-    let smile = |models| judged_with(models, "a face with a smile", "expression", "smile", 1.0, false);
+    let smile = |models| judged_with(models, "a face with a smile", "expression", "smile", Strength::Given(1.0), false);
     let within = smile(shipped_models(Method::DeltaEdit));
     let mut models = shipped_models(Method::DeltaEdit);
     let DirectionModel::DeltaEdit { subspaces, .. } = &mut models.direction else { unreachable!() };
@@ -110,5 +121,21 @@ fn the_edit_subspace_keeps_more_of_the_portrait_and_still_edits() {
         within.psnr_outside_db,
         free.accuracy,
         within.accuracy
+    );
+}
+
+// A tone between others needs the right distance, which depends on the portrait's own tone: the
+// strength fitted to each render reaches it where strength 1 does not (benchmark, n 20: tan skin
+// 50 % → 100 %, medium skin 25 % → 95 %).
+#[test]
+fn a_fitted_strength_reaches_a_skin_tone_between_others() {
+    let tan = |strength| judged(Method::DeltaEdit, "a face with tan skin", "skin_tone", "tan", strength, false);
+    let (given, fitted) = (tan(Strength::Given(1.0)), tan(Strength::Fitted));
+    assert!(
+        fitted.accuracy >= 0.75 && fitted.accuracy >= given.accuracy + 0.25,
+        "accuracy {} at strength 1, {} fitted (mean strength {:.2})",
+        given.accuracy,
+        fitted.accuracy,
+        fitted.cases[0].mean_strength
     );
 }

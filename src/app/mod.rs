@@ -30,7 +30,7 @@ use canvas::View;
 use files::Dialogs;
 pub use files::ExportKind;
 use settings::{CompareMode, Settings};
-use state::{Document, History};
+use state::{Document, EditSlot, History};
 use worker::{Request, Response, Task, Worker};
 
 pub const APP_NAME: &str = "DeltaStudio";
@@ -159,6 +159,8 @@ pub struct EditorApp {
     confirm_overwrite: Option<(files::ExportKind, PathBuf)>,
     /// Where the interpolation strip being rendered goes.
     pending_strip: Option<PathBuf>,
+    /// The edit whose strength is being fitted.
+    fitting: Option<EditSlot>,
     screenshot: Option<screenshot::ScreenshotRequest>,
 }
 
@@ -201,6 +203,7 @@ impl EditorApp {
             show_settings: false,
             confirm_overwrite: None,
             pending_strip: None,
+            fitting: None,
             screenshot: None,
         };
         app.load_models(app.settings.domain);
@@ -234,6 +237,7 @@ impl EditorApp {
             || self.worker.progress().is_some()
             || (self.input.is_some() && matches!(self.models, ModelsState::Ready { .. }) && !self.inverted)
             || self.sent.as_ref().is_some_and(|(generation, _)| *generation != self.shown_generation)
+            || self.fitting.is_some()
     }
 
     pub fn settings_mut(&mut self) -> &mut Settings {
@@ -362,6 +366,7 @@ impl EditorApp {
                     }
                 }
                 Response::Frames { frames } => self.finish_strip_export(frames),
+                Response::StrengthFitted { slot, edit, strength } => self.apply_fitted_strength(slot, &edit, strength),
                 Response::Failed { task, message } => {
                     match task {
                         Task::LoadModels => {
@@ -371,10 +376,35 @@ impl EditorApp {
                         Task::Invert => self.inverted = true,
                         Task::Render => self.shown_generation = self.sent.as_ref().map_or(0, |(g, _)| *g),
                         Task::Frames => self.pending_strip = None,
+                        Task::FitStrength => self.fitting = None,
                     }
                     self.error(format!("{}: {message}", task.describe()));
                 }
             }
+        }
+    }
+
+    /// Asks the worker for the strength that suits the edit in `slot` on the current image.
+    pub fn fit_strength(&mut self, slot: EditSlot) {
+        if !self.inverted || self.reconstruction.is_none() {
+            return self.info("Open a portrait before fitting a strength");
+        }
+        let Some(edit) = self.document.entry_mut(slot).and_then(|e| e.text_edit()) else {
+            return self.info("Type a target before fitting its strength");
+        };
+        self.fitting = Some(slot);
+        self.worker.send(Request::FitStrength { slot, edit });
+    }
+
+    /// Sets the fitted strength, unless the edit was changed (other than its strength) meanwhile.
+    fn apply_fitted_strength(&mut self, slot: EditSlot, edit: &crate::engine::gan::TextEdit, strength: f32) {
+        if self.fitting == Some(slot) {
+            self.fitting = None;
+        }
+        let Some(entry) = self.document.entry_mut(slot) else { return };
+        if entry.text_edit().is_some_and(|now| crate::engine::gan::TextEdit { strength: edit.strength, ..now } == *edit) {
+            entry.strength = strength;
+            self.info(format!("Strength fitted to this image: {strength}"));
         }
     }
 

@@ -2,7 +2,7 @@
 use eframe::egui;
 
 use super::files::ExportKind;
-use super::state::EditEntry;
+use super::state::{EditEntry, EditSlot};
 use super::worker::domain_name;
 use super::{EditorApp, ModelsState};
 use crate::device::DevicePreference;
@@ -25,8 +25,10 @@ enum RowAction {
 }
 
 /// Prompt fields and sliders of one edit; `id` keeps widget state apart between rows. Each field
-/// is labelled by its caption (screen readers and UI tests find it by that name).
-fn edit_fields(ui: &mut egui::Ui, id: &str, entry: &mut EditEntry, neutral: &str) {
+/// is labelled by its caption (screen readers and UI tests find it by that name). Returns whether
+/// the strength's "Auto" button was clicked.
+fn edit_fields(ui: &mut egui::Ui, id: &str, entry: &mut EditEntry, neutral: &str) -> bool {
+    let mut fit = false;
     egui::Grid::new(id).num_columns(2).show(ui, |ui| {
         let label = ui.label("Target");
         ui.add(egui::TextEdit::singleline(&mut entry.target).hint_text("a face with a smile").desired_width(f32::INFINITY))
@@ -39,9 +41,15 @@ fn edit_fields(ui: &mut egui::Ui, id: &str, entry: &mut EditEntry, neutral: &str
             .on_hover_text("The neutral description the edit starts from");
         ui.end_row();
         let label = ui.label("Strength");
-        ui.add(egui::Slider::new(&mut entry.strength, STRENGTH_RANGE).clamping(egui::SliderClamping::Never).step_by(0.01))
-            .labelled_by(label.id)
-            .on_hover_text("How far to move along the edit; 0 is the reconstruction");
+        ui.horizontal(|ui| {
+            ui.add(egui::Slider::new(&mut entry.strength, STRENGTH_RANGE).clamping(egui::SliderClamping::Never).step_by(0.01))
+                .labelled_by(label.id)
+                .on_hover_text("How far to move along the edit; 0 is the reconstruction");
+            fit = ui
+                .small_button("Auto")
+                .on_hover_text("Set the strength for this image: the smallest that brings most of the CLIP similarity to the target")
+                .clicked();
+        });
         ui.end_row();
         let label = ui.label("β");
         ui.add(egui::Slider::new(&mut entry.beta, BETA_RANGE).clamping(egui::SliderClamping::Never).step_by(0.005))
@@ -49,6 +57,7 @@ fn edit_fields(ui: &mut egui::Ui, id: &str, entry: &mut EditEntry, neutral: &str
             .on_hover_text("Disentanglement: style channels less relevant to the text than β are left alone");
         ui.end_row();
     });
+    fit
 }
 
 impl EditorApp {
@@ -146,6 +155,7 @@ impl EditorApp {
             ui.heading("Edits");
             let count = self.document.edits.len();
             let mut action = (0, RowAction::None);
+            let mut fit = None;
             for (i, entry) in self.document.edits.iter_mut().enumerate() {
                 ui.push_id(("edit", i), |ui| {
                     egui::Frame::group(ui.style()).show(ui, |ui| {
@@ -163,7 +173,9 @@ impl EditorApp {
                                 }
                             });
                         });
-                        edit_fields(ui, &format!("edit-grid-{i}"), entry, neutral);
+                        if edit_fields(ui, &format!("edit-grid-{i}"), entry, neutral) {
+                            fit = Some(EditSlot::Stacked(i));
+                        }
                     });
                 });
             }
@@ -188,14 +200,21 @@ impl EditorApp {
             ui.checkbox(&mut interpolation.enabled, egui::RichText::new("Interpolate between two edits").heading());
             ui.add_enabled_ui(interpolation.enabled, |ui| {
                 ui.label("Edit A");
-                edit_fields(ui, "edit-a", &mut interpolation.a, neutral);
+                if edit_fields(ui, "edit-a", &mut interpolation.a, neutral) {
+                    fit = Some(EditSlot::BlendA);
+                }
                 ui.label("Edit B");
-                edit_fields(ui, "edit-b", &mut interpolation.b, neutral);
+                if edit_fields(ui, "edit-b", &mut interpolation.b, neutral) {
+                    fit = Some(EditSlot::BlendB);
+                }
                 ui.horizontal(|ui| {
                     ui.label("A");
                     ui.add(egui::Slider::new(&mut interpolation.lambda, 0.0..=1.0).text("λ, A to B"));
                 });
             });
+            if let Some(slot) = fit {
+                self.fit_strength(slot);
+            }
         });
     }
 

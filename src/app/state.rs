@@ -25,7 +25,7 @@ impl EditEntry {
     }
 
     /// The engine's edit, or `None` while the target is still empty.
-    fn text_edit(&self) -> Option<TextEdit> {
+    pub(super) fn text_edit(&self) -> Option<TextEdit> {
         let target = self.target.trim();
         (!target.is_empty()).then(|| TextEdit {
             source: Some(self.source.trim()).filter(|s| !s.is_empty()).map(str::to_string),
@@ -44,6 +44,14 @@ impl EditEntry {
             enabled,
         }
     }
+}
+
+/// Which edit of the document a request is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditSlot {
+    Stacked(usize),
+    BlendA,
+    BlendB,
 }
 
 /// Two edits and the position λ between them.
@@ -93,6 +101,14 @@ impl Document {
             _ => None,
         };
         EditStack { edits, blend, keep_unedited: self.keep_unedited.then(CompositeOptions::default) }
+    }
+
+    pub fn entry_mut(&mut self, slot: EditSlot) -> Option<&mut EditEntry> {
+        match slot {
+            EditSlot::Stacked(i) => self.edits.get_mut(i),
+            EditSlot::BlendA => Some(&mut self.interpolation.a),
+            EditSlot::BlendB => Some(&mut self.interpolation.b),
+        }
     }
 
     /// The document that renders `stack` (a recipe being reopened).

@@ -13,7 +13,8 @@ use burn::prelude::Device;
 use image::RgbImage;
 
 use crate::engine::delta_space::Domain;
-use crate::engine::gan::Method;
+use super::state::EditSlot;
+use crate::engine::gan::{Method, TextEdit};
 use crate::engine::models::GanModels;
 use crate::engine::recipe::ModelFile;
 use crate::engine::session::{EditSession, EditStack, InversionSteps};
@@ -26,6 +27,8 @@ pub enum Request {
     Render { generation: u64, stack: EditStack },
     /// k images from edit A (λ = 0) to edit B (λ = 1) of `stack`'s blend.
     Frames { stack: EditStack, count: usize },
+    /// The strength for `edit` on the current image (`EditSession::fit_strength`).
+    FitStrength { slot: EditSlot, edit: TextEdit },
 }
 
 pub enum Response {
@@ -33,6 +36,8 @@ pub enum Response {
     Inverted { image_id: u64, reconstruction: RgbImage, elapsed: Duration },
     Rendered { generation: u64, image: RgbImage, elapsed: Duration },
     Frames { frames: Vec<RgbImage> },
+    /// `edit` (as asked for) is best at `strength` on the current image.
+    StrengthFitted { slot: EditSlot, edit: TextEdit, strength: f32 },
     Failed { task: Task, message: String },
 }
 
@@ -43,6 +48,7 @@ pub enum Task {
     Invert,
     Render,
     Frames,
+    FitStrength,
 }
 
 impl Task {
@@ -52,6 +58,7 @@ impl Task {
             Task::Invert => "Inverting the image",
             Task::Render => "Rendering the edit",
             Task::Frames => "Rendering interpolation frames",
+            Task::FitStrength => "Fitting the strength",
         }
     }
 }
@@ -156,6 +163,7 @@ struct Pending {
     invert: Option<(u64, Arc<RgbImage>, InversionSteps)>,
     render: Option<(u64, EditStack)>,
     frames: Option<(EditStack, usize)>,
+    fit: Option<(EditSlot, TextEdit)>,
 }
 
 impl Pending {
@@ -165,6 +173,7 @@ impl Pending {
             Request::Invert { image_id, image, steps } => self.invert = Some((image_id, image, steps)),
             Request::Render { generation, stack } => self.render = Some((generation, stack)),
             Request::Frames { stack, count } => self.frames = Some((stack, count)),
+            Request::FitStrength { slot, edit } => self.fit = Some((slot, edit)),
         }
     }
 }
@@ -191,6 +200,9 @@ impl ModelThread {
             if let Some((image_id, image, steps)) = pending.invert {
                 self.image = Some((image_id, image.clone(), steps));
                 self.invert(image_id, &image, steps);
+            }
+            if let Some((slot, edit)) = pending.fit {
+                self.fit_strength(slot, edit);
             }
             if let Some((generation, stack)) = pending.render {
                 self.render(generation, &stack);
@@ -274,6 +286,18 @@ impl ModelThread {
         match session.render(stack) {
             Ok(image) => self.send(Response::Rendered { generation, image, elapsed: started.elapsed() }),
             Err(e) => self.fail(Task::Render, e.to_string()),
+        }
+    }
+
+    fn fit_strength(&mut self, slot: EditSlot, edit: TextEdit) {
+        let Some(session) = self.session.as_mut() else { return };
+        let started = Instant::now();
+        *self.progress.lock().expect("progress lock") = Some(Progress { task: Task::FitStrength, steps: None, started });
+        let result = session.fit_strength(&edit);
+        self.set_progress(None);
+        match result {
+            Ok(strength) => self.send(Response::StrengthFitted { slot, edit, strength }),
+            Err(e) => self.fail(Task::FitStrength, e.to_string()),
         }
     }
 

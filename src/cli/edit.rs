@@ -34,7 +34,7 @@ pub struct Args {
     size: u32,
     /// Replay the recipe embedded in a PNG that DeltaStudio exported: same input (its hash is
     /// checked), models, edits and layout.
-    #[arg(long, value_name = "PNG", conflicts_with_all = ["input", "seed", "edit", "target", "interpolate", "source", "beta", "domain", "method", "refine", "tune", "reconstruction", "keep_unedited"])]
+    #[arg(long, value_name = "PNG", conflicts_with_all = ["input", "seed", "edit", "target", "interpolate", "source", "beta", "domain", "method", "refine", "tune", "reconstruction", "keep_unedited", "fit_strength"])]
     recipe: Option<PathBuf>,
     /// An edit, "target[:strength]", e.g. "a face with a smile:0.5" (repeatable: edits stack).
     #[arg(long, value_name = "TARGET[:STRENGTH]")]
@@ -45,6 +45,11 @@ pub struct Args {
     /// The strength of --target: how far to move along the edit direction (0 = the reconstruction).
     #[arg(long, default_value_t = 1.0, requires = "target")]
     strength: f32,
+    /// Fit the strength of every edit to the image: the smallest that reaches most of the best
+    /// CLIP similarity to its target prompt (given strengths are ignored; the recipe records the
+    /// fitted ones).
+    #[arg(long)]
+    fit_strength: bool,
     /// The neutral description every edit starts from (default: the domain's, "a face" / "face").
     #[arg(long)]
     source: Option<String>,
@@ -153,10 +158,19 @@ impl Editor<'_> {
         if timed {
             println!("inversion: {:.1} ms", start.elapsed().as_secs_f64() * 1000.0);
         }
+        let stack = if args.fit_strength {
+            let fitted = session.fit_strengths(&self.stack).with_context(|| format!("cannot fit the strengths on {}", job.input.describe()))?;
+            if timed {
+                println!("fitted strengths: {}", describe_strengths(&fitted));
+            }
+            fitted
+        } else {
+            self.stack.clone()
+        };
         let recipe = Recipe {
             layout: self.layout,
             alignment: args.landmarks,
-            ..Recipe::new(args.domain, args.method, job.input.clone(), &image, self.model_files.clone(), args.inversion_steps(), self.stack.clone())
+            ..Recipe::new(args.domain, args.method, job.input.clone(), &image, self.model_files.clone(), args.inversion_steps(), stack)
         };
         let start = Instant::now();
         let mut written = export(&mut session, &image, quad.as_ref(), &recipe, &job.output, args.frames)?;
@@ -169,6 +183,13 @@ impl Editor<'_> {
         }
         Ok(written)
     }
+}
+
+/// "target: strength" of every enabled edit and of the blend's two, separated by "; ".
+fn describe_strengths(stack: &EditStack) -> String {
+    let enabled = stack.edits.iter().filter(|e| e.enabled).map(|e| &e.edit);
+    let edits = enabled.chain(stack.blend.iter().flat_map(|b| [&b.a, &b.b]));
+    edits.map(|e| format!("{}: {}", e.target, e.strength)).collect::<Vec<_>>().join("; ")
 }
 
 /// Renders the recipe embedded in `recipe_path` again into `output`.

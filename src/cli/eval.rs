@@ -26,8 +26,12 @@ pub struct Args {
     n: usize,
     #[arg(long, value_enum, default_value_t = Method::DeltaEdit)]
     method: Method,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, conflicts_with = "fit_strength")]
     strength: f32,
+    /// Fit each edit's strength to each render: the smallest that reaches most of the best CLIP
+    /// similarity to the target prompt (the editor's "Auto" strength button).
+    #[arg(long)]
+    fit_strength: bool,
     /// Relevance threshold β (default: the built-in domain's).
     #[arg(long)]
     beta: Option<f32>,
@@ -62,6 +66,7 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     let options = BenchmarkOptions {
         n: args.n,
         strength: args.strength,
+        fit_strength: args.fit_strength,
         beta: args.beta.unwrap_or(Domain::Builtin.default_beta()),
         inversion: InversionSteps { refine_steps: args.refine, tune_steps: args.tune },
         keep_unedited: args.keep_unedited.then_some(CompositeOptions {
@@ -78,10 +83,10 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     bar.finish_and_clear();
 
     let output = if options.keep_unedited.is_some() { ", unedited pixels kept" } else { "" };
+    let strength = if options.fit_strength { "fitted".to_string() } else { options.strength.to_string() };
     println!(
-        "method {}, strength {}, β {}{output}, {} renders per edit ({:.0} s)",
+        "method {}, strength {strength}, β {}{output}, {} renders per edit ({:.0} s)",
         report.method,
-        options.strength,
         options.beta,
         options.n,
         start.elapsed().as_secs_f64()

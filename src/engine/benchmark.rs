@@ -6,7 +6,8 @@
 //! - preservation: the share of the other factors the judge sees as it saw them on the input;
 //! - PSNR outside the edited parts (the union of the affected parts' masks on the input render
 //!   and on the ground-truth edited render);
-//! - time per edit (direction + synthesis; the inversion is cached, as in the editor).
+//! - time per edit (direction + synthesis, and the fit when strengths are fitted; the inversion
+//!   is cached, as in the editor).
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -81,6 +82,9 @@ pub struct BenchmarkOptions {
     /// Renders per edit.
     pub n: usize,
     pub strength: f32,
+    /// Fit each edit's strength to each render (`EditSession::fit_strength`); `strength` is then
+    /// unused.
+    pub fit_strength: bool,
     pub beta: f32,
     /// Latent refinement and pivotal tuning steps after the encoder (none: encoder only).
     #[serde(flatten)]
@@ -103,6 +107,8 @@ pub struct CaseReport {
     pub kept_by_factor: BTreeMap<String, f64>,
     /// NaN (null in JSON) when the edited parts cover the whole image.
     pub psnr_outside_db: f64,
+    /// The strength applied, averaged over the renders (fitted ones differ per render).
+    pub mean_strength: f64,
     pub ms_per_edit: f64,
 }
 
@@ -172,9 +178,13 @@ pub fn run(
         let edit = TextEdit { source: case.source.clone(), target: case.target.clone(), strength: options.strength, beta: options.beta };
         let stack = EditStack { keep_unedited: options.keep_unedited, ..EditStack::single(edit) };
         let mut edited = Vec::with_capacity(chosen.len());
+        let mut strength_sum = 0.0;
         let start = Instant::now();
         for &p in &chosen {
-            edited.push(subjects[p].session.render(&stack)?);
+            let session = &mut subjects[p].session;
+            let stack = if options.fit_strength { session.fit_strengths(&stack)? } else { stack.clone() };
+            strength_sum += f64::from(stack.edits[0].edit.strength);
+            edited.push(session.render(&stack)?);
         }
         let ms_per_edit = start.elapsed().as_secs_f64() * 1000.0 / chosen.len() as f64;
 
@@ -213,6 +223,7 @@ pub fn run(
             preservation: kept_counts.iter().sum::<usize>() as f64 / (n * others.len().max(1) as f64),
             kept_by_factor: others.iter().zip(&kept_counts).map(|(f, &c)| (f.name().to_string(), c as f64 / n)).collect(),
             psnr_outside_db: psnr / n,
+            mean_strength: strength_sum / n,
             ms_per_edit,
         });
         progress(done + 1, cases.len());

@@ -92,6 +92,14 @@ impl InversionSteps {
     }
 }
 
+/// The strengths CLIP-fitted strength tries, smallest first.
+pub const FIT_STRENGTHS: [f32; 8] = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5];
+
+/// The share of the best similarity gain that a fitted strength must reach: the smallest strength
+/// near the best keeps more of the portrait than the best itself (docs/deltaedit_builtin.md,
+/// session 17).
+pub const FIT_SHARE: f32 = 0.8;
+
 pub struct EditSession {
     models: Arc<GanModels>,
     /// The inverted image, for edits that keep its unedited pixels.
@@ -172,6 +180,43 @@ impl EditSession {
             }
         }
         Ok(s)
+    }
+
+    /// The strength for `edit` on this image (CLIP-fitted strength): the smallest of
+    /// `FIT_STRENGTHS` whose synthesis gains at least `FIT_SHARE` of the best gain in CLIP
+    /// similarity to the target prompt over the reconstruction; the most similar one when none
+    /// gains. The edit is applied alone; its own strength is ignored.
+    pub fn fit_strength(&mut self, edit: &TextEdit) -> Result<f32> {
+        let mut syntheses = vec![self.render_tensor(&EditStack::default())?];
+        for strength in FIT_STRENGTHS {
+            syntheses.push(self.render_tensor(&EditStack::single(TextEdit { strength, ..edit.clone() }))?);
+        }
+        let space = &self.models.base.delta_space;
+        let target = space.text_features(&[&edit.target])?;
+        let similarity = space.image_features(Tensor::cat(syntheses, 0))?.matmul(target.transpose());
+        let similarity: Vec<f32> = similarity.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
+        let (reconstruction, edited) = (similarity[0], &similarity[1..]);
+        let best = edited.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let fitted = if best > reconstruction {
+            edited.iter().position(|&v| v - reconstruction >= FIT_SHARE * (best - reconstruction))
+        } else {
+            edited.iter().position(|&v| v == best)
+        };
+        Ok(FIT_STRENGTHS[fitted.expect("the best is among them")])
+    }
+
+    /// `stack` with the strength of every enabled edit and of the blend's two fitted to this
+    /// image (`fit_strength`).
+    pub fn fit_strengths(&mut self, stack: &EditStack) -> Result<EditStack> {
+        let mut fitted = stack.clone();
+        for entry in fitted.edits.iter_mut().filter(|e| e.enabled) {
+            entry.edit.strength = self.fit_strength(&entry.edit)?;
+        }
+        if let Some(blend) = &mut fitted.blend {
+            blend.a.strength = self.fit_strength(&blend.a)?;
+            blend.b.strength = self.fit_strength(&blend.b)?;
+        }
+        Ok(fitted)
     }
 
     /// The image of `stack` applied to the inverted image ([1, 3, H, W] in ≈[−1, 1]).
@@ -531,6 +576,45 @@ mod tests {
         assert_ne!(edited, tuned.render(&EditStack::default()).unwrap());
         let mut cancelled = |done: usize| done < steps.refine_steps + 3;
         assert!(matches!(EditSession::refined_with_progress(models, &image, steps, &device, &mut cancelled), Err(Error::Cancelled)));
+    }
+
+    #[test]
+    fn a_fitted_strength_is_the_smallest_that_reaches_most_of_the_best_similarity() {
+        let mut session = session(Method::DeltaEdit);
+        let red = edit("a face with red hair", 7.0, 0.0);
+        let fitted = session.fit_strength(&red).unwrap();
+        // The CLIP similarity to the target of each strength's synthesis, one image at a time.
+        let target = session.models.base.delta_space.text_features(&["a face with red hair"]).unwrap();
+        let mut similarity = |strength: f32| {
+            let image = session.render_tensor(&EditStack::single(TextEdit { strength, ..red.clone() })).unwrap();
+            let feature = session.models.base.delta_space.image_features(image).unwrap();
+            (feature * target.clone()).sum().into_scalar::<f32>()
+        };
+        let reconstruction = similarity(0.0);
+        let gains: Vec<f32> = FIT_STRENGTHS.iter().map(|&strength| similarity(strength) - reconstruction).collect();
+        let best = gains.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let at = FIT_STRENGTHS.iter().position(|&s| s == fitted).expect("a strength of the grid");
+        if best > 0.0 {
+            assert!(gains[at] >= FIT_SHARE * best - 1e-5, "{fitted} gains {} of the best {best}", gains[at]);
+            assert!(gains[..at].iter().all(|&g| g < FIT_SHARE * best + 1e-5), "a smaller strength reaches the share: {gains:?}");
+        } else {
+            assert!(gains[at] >= best - 1e-5, "{gains:?}");
+        }
+
+        // A stack: every enabled edit and both ends of the blend fitted alone, the rest kept.
+        let bald = edit("a bald face", 3.0, 0.0);
+        let stack = EditStack {
+            edits: vec![StackedEdit { edit: red.clone(), enabled: true }, StackedEdit { edit: bald.clone(), enabled: false }],
+            blend: Some(Blend { a: bald.clone(), b: edit("a face with a smile", 0.0, 0.0), lambda: 0.4 }),
+            keep_unedited: None,
+        };
+        let fitted_stack = session.fit_strengths(&stack).unwrap();
+        assert_eq!(fitted_stack.edits[0].edit, TextEdit { strength: fitted, ..red });
+        assert_eq!(fitted_stack.edits[1], stack.edits[1]);
+        let blend = fitted_stack.blend.unwrap();
+        assert_eq!(blend.lambda, 0.4);
+        assert_eq!(blend.a.strength, session.fit_strength(&bald).unwrap());
+        assert_eq!(blend.b.strength, session.fit_strength(&edit("a face with a smile", 1.0, 0.0)).unwrap());
     }
 
     #[test]
