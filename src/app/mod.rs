@@ -23,6 +23,7 @@ use image::RgbImage;
 use crate::device::SelectedDevice;
 use crate::engine::align::{FaceLandmarks, Quad, align, ffhq_quad};
 use crate::engine::delta_space::Domain;
+use crate::engine::gan::TextEdit;
 use crate::engine::recipe::{InputSource, ModelFile};
 use crate::engine::session::{EditStack, InversionSteps};
 use crate::weights::registry::WeightsPath;
@@ -397,12 +398,12 @@ impl EditorApp {
     }
 
     /// Sets the fitted strength, unless the edit was changed (other than its strength) meanwhile.
-    fn apply_fitted_strength(&mut self, slot: EditSlot, edit: &crate::engine::gan::TextEdit, strength: f32) {
+    fn apply_fitted_strength(&mut self, slot: EditSlot, edit: &TextEdit, strength: f32) {
         if self.fitting == Some(slot) {
             self.fitting = None;
         }
         let Some(entry) = self.document.entry_mut(slot) else { return };
-        if entry.text_edit().is_some_and(|now| crate::engine::gan::TextEdit { strength: edit.strength, ..now } == *edit) {
+        if entry.text_edit().is_some_and(|now| TextEdit { strength: edit.strength, ..now } == *edit) {
             entry.strength = strength;
             self.info(format!("Strength fitted to this image: {strength}"));
         }

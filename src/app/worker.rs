@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use burn::prelude::Device;
 use image::RgbImage;
 
-use crate::engine::delta_space::Domain;
 use super::state::EditSlot;
+use crate::engine::delta_space::Domain;
 use crate::engine::gan::{Method, TextEdit};
 use crate::engine::models::GanModels;
 use crate::engine::recipe::ModelFile;

@@ -202,7 +202,8 @@ impl EditSession {
         } else {
             edited.iter().position(|&v| v == best)
         };
-        Ok(FIT_STRENGTHS[fitted.expect("the best is among them")])
+        let fitted = fitted.ok_or_else(|| Error::Invalid(format!("CLIP similarities to \"{}\" are not finite", edit.target)))?;
+        Ok(FIT_STRENGTHS[fitted])
     }
 
     /// `stack` with the strength of every enabled edit and of the blend's two fitted to this
