@@ -91,7 +91,7 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
         options.n,
         start.elapsed().as_secs_f64()
     );
-    println!("{:<58} {:>8} {:>8} {:>9} {:>8}  {}", "target (expect)", "accuracy", "preserve", "PSNR out", "ms/edit", "least kept");
+    println!("{:<58} {:>8} {:>8} {:>9} {:>8} {:>8}  {}", "target (expect)", "accuracy", "preserve", "PSNR out", "strength", "ms/edit", "least kept");
     for case in &report.cases {
         let expect: Vec<String> = case.expect.iter().map(|(f, v)| format!("{f}={v}")).collect();
         let label = format!("{} ({})", case.target, expect.join(", "));
@@ -102,20 +102,22 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
             .map(|(f, share)| format!("{f} {:.0}%", share * 100.0))
             .unwrap_or_default();
         println!(
-            "{:<58} {:>7.1}% {:>7.1}% {:>9} {:>8.1}  {least_kept}",
+            "{:<58} {:>7.1}% {:>7.1}% {:>9} {:>8.2} {:>8.1}  {least_kept}",
             truncate(&label, 58),
             case.accuracy * 100.0,
             case.preservation * 100.0,
             decibels(case.psnr_outside_db),
+            case.mean_strength,
             case.ms_per_edit
         );
     }
     println!(
-        "{:<58} {:>7.1}% {:>7.1}% {:>9} {:>8.1}",
+        "{:<58} {:>7.1}% {:>7.1}% {:>9} {:>8} {:>8.1}",
         "OVERALL (mean over edits)",
         report.accuracy * 100.0,
         report.preservation * 100.0,
         decibels(report.psnr_outside_db),
+        "",
         report.ms_per_edit
     );
     println!("inversion: {:.1} ms per render", report.ms_per_inversion);
