@@ -24,6 +24,8 @@ for index in "${@:-4}"; do
   edit --target "a face on a blue background" -o "$d/8.png"
   edit --target "a face wearing sunglasses" --method straightforward -o "$d/9.png"
   edit --target "a face on a blue background" --method global -o "$d/10.png"
-  rows+=("$d"/{0..10}.png)
+  edit --target "a face with tan skin" -o "$d/11.png"
+  edit --target "a face with tan skin" --fit-strength -o "$d/12.png"
+  rows+=("$d"/{0..12}.png)
 done
-montage "${rows[@]}" -filter point -resize 160x160 -tile 11x -geometry +2+2 "$out"
+montage "${rows[@]}" -filter point -resize 160x160 -tile 13x -geometry +2+2 "$out"
