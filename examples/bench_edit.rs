@@ -44,7 +44,7 @@ fn main() -> deltastudio::Result<()> {
     });
     println!("slider step (strength; synthesis only): {t:.2}");
 
-    let t = Timings::measure(2, runs, || session.fit_strength(&edit("a face with a smile".into(), 1.0)));
+    let t = Timings::measure(2, runs, || session.fit_strength(&edit("a face with a smile".into(), 1.0), None));
     println!("strength fit (9 syntheses and their CLIP image features; direction cached): {t:.2}");
 
     // Keeping the unedited pixels of a 1024² photo crop (the FFHQ size): the mask and the blend.

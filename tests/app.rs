@@ -132,7 +132,7 @@ fn auto_sets_the_strength_the_engine_fits_for_the_image_and_undo_restores_it() {
     let image = InputSource::Builtin { seed: 4, size: 64 }.load().unwrap();
     let mut session = EditSession::new(Arc::new(models), &image, &device).unwrap();
     let edit = TextEdit { source: None, target: target.into(), strength: 1.0, beta: fitted.beta };
-    let expected = session.fit_strength(&edit).unwrap();
+    let expected = session.fit_strength(&edit, None).unwrap();
     assert_eq!(fitted.strength, expected);
     assert!(harness.state().notice().is_some_and(|n| n.text.contains("fitted")), "{:?}", harness.state().notice());
     if expected != 1.0 {

@@ -13,6 +13,7 @@ use burn::prelude::Device;
 use image::RgbImage;
 
 use super::state::EditSlot;
+use crate::engine::composite::CompositeOptions;
 use crate::engine::delta_space::Domain;
 use crate::engine::gan::{Method, TextEdit};
 use crate::engine::models::GanModels;
@@ -27,8 +28,8 @@ pub enum Request {
     Render { generation: u64, stack: EditStack },
     /// k images from edit A (λ = 0) to edit B (λ = 1) of `stack`'s blend.
     Frames { stack: EditStack, count: usize },
-    /// The strength for `edit` on the current image (`EditSession::fit_strength`).
-    FitStrength { slot: EditSlot, edit: TextEdit },
+    /// The strength for `edit` on the current image, scored as shown (`EditSession::fit_strength`).
+    FitStrength { slot: EditSlot, edit: TextEdit, shown: Option<CompositeOptions> },
 }
 
 pub enum Response {
@@ -163,7 +164,7 @@ struct Pending {
     invert: Option<(u64, Arc<RgbImage>, InversionSteps)>,
     render: Option<(u64, EditStack)>,
     frames: Option<(EditStack, usize)>,
-    fit: Option<(EditSlot, TextEdit)>,
+    fit: Option<(EditSlot, TextEdit, Option<CompositeOptions>)>,
 }
 
 impl Pending {
@@ -173,7 +174,7 @@ impl Pending {
             Request::Invert { image_id, image, steps } => self.invert = Some((image_id, image, steps)),
             Request::Render { generation, stack } => self.render = Some((generation, stack)),
             Request::Frames { stack, count } => self.frames = Some((stack, count)),
-            Request::FitStrength { slot, edit } => self.fit = Some((slot, edit)),
+            Request::FitStrength { slot, edit, shown } => self.fit = Some((slot, edit, shown)),
         }
     }
 }
@@ -201,8 +202,8 @@ impl ModelThread {
                 self.image = Some((image_id, image.clone(), steps));
                 self.invert(image_id, &image, steps);
             }
-            if let Some((slot, edit)) = pending.fit {
-                self.fit_strength(slot, edit);
+            if let Some((slot, edit, shown)) = pending.fit {
+                self.fit_strength(slot, edit, shown);
             }
             if let Some((generation, stack)) = pending.render {
                 self.render(generation, &stack);
@@ -289,11 +290,11 @@ impl ModelThread {
         }
     }
 
-    fn fit_strength(&mut self, slot: EditSlot, edit: TextEdit) {
+    fn fit_strength(&mut self, slot: EditSlot, edit: TextEdit, shown: Option<CompositeOptions>) {
         let Some(session) = self.session.as_mut() else { return };
         let started = Instant::now();
         *self.progress.lock().expect("progress lock") = Some(Progress { task: Task::FitStrength, steps: None, started });
-        let result = session.fit_strength(&edit);
+        let result = session.fit_strength(&edit, shown.as_ref());
         self.set_progress(None);
         match result {
             Ok(strength) => self.send(Response::StrengthFitted { slot, edit, strength }),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use deltastudio::device::{self, DevicePreference};
-use deltastudio::engine::benchmark::{self, BenchmarkOptions};
+use deltastudio::engine::benchmark::{self, BenchmarkOptions, Strength};
 use deltastudio::engine::composite::CompositeOptions;
 use deltastudio::engine::delta_space::Domain;
 use deltastudio::engine::gan::Method;
@@ -65,8 +65,7 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     let judge = Judge::load(&find(weights, JUDGE_FILE)?, &device)?;
     let options = BenchmarkOptions {
         n: args.n,
-        strength: args.strength,
-        fit_strength: args.fit_strength,
+        strength: if args.fit_strength { Strength::Fitted } else { Strength::Given(args.strength) },
         beta: args.beta.unwrap_or(Domain::Builtin.default_beta()),
         inversion: InversionSteps { refine_steps: args.refine, tune_steps: args.tune },
         keep_unedited: args.keep_unedited.then_some(CompositeOptions {
@@ -83,10 +82,10 @@ pub fn run(args: Args, device_preference: DevicePreference, weights: &WeightsPat
     bar.finish_and_clear();
 
     let output = if options.keep_unedited.is_some() { ", unedited pixels kept" } else { "" };
-    let strength = if options.fit_strength { "fitted".to_string() } else { options.strength.to_string() };
     println!(
-        "method {}, strength {strength}, β {}{output}, {} renders per edit ({:.0} s)",
+        "method {}, strength {}, β {}{output}, {} renders per edit ({:.0} s)",
         report.method,
+        options.strength,
         options.beta,
         options.n,
         start.elapsed().as_secs_f64()

@@ -9,6 +9,7 @@
 //! - time per edit (direction + synthesis, and the fit when strengths are fitted; the inversion
 //!   is cached, as in the editor).
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,14 +78,30 @@ pub fn read_prompts(path: &Path) -> Result<Vec<PromptCase>> {
     Ok(cases)
 }
 
+/// How strong every edit of a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strength {
+    /// The same strength on every render.
+    Given(f32),
+    /// Each edit's strength fitted to each render, as the stack shows it (`EditSession::fit_strengths`).
+    Fitted,
+}
+
+impl fmt::Display for Strength {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Strength::Given(strength) => write!(f, "{strength}"),
+            Strength::Fitted => f.write_str("fitted"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct BenchmarkOptions {
     /// Renders per edit.
     pub n: usize,
-    pub strength: f32,
-    /// Fit each edit's strength to each render (`EditSession::fit_strength`); `strength` is then
-    /// unused.
-    pub fit_strength: bool,
+    pub strength: Strength,
     pub beta: f32,
     /// Latent refinement and pivotal tuning steps after the encoder (none: encoder only).
     #[serde(flatten)]
@@ -175,14 +192,22 @@ pub fn run(
             chosen.push(position);
         }
 
-        let edit = TextEdit { source: case.source.clone(), target: case.target.clone(), strength: options.strength, beta: options.beta };
+        // A fitted run replaces the strength per render.
+        let strength = match options.strength {
+            Strength::Given(strength) => strength,
+            Strength::Fitted => 1.0,
+        };
+        let edit = TextEdit { source: case.source.clone(), target: case.target.clone(), strength, beta: options.beta };
         let stack = EditStack { keep_unedited: options.keep_unedited, ..EditStack::single(edit) };
         let mut edited = Vec::with_capacity(chosen.len());
         let mut strength_sum = 0.0;
         let start = Instant::now();
         for &p in &chosen {
             let session = &mut subjects[p].session;
-            let stack = if options.fit_strength { session.fit_strengths(&stack)? } else { stack.clone() };
+            let stack = match options.strength {
+                Strength::Given(_) => stack.clone(),
+                Strength::Fitted => session.fit_strengths(&stack)?,
+            };
             strength_sum += f64::from(stack.edits[0].edit.strength);
             edited.push(session.render(&stack)?);
         }

@@ -19,6 +19,7 @@ use super::composite::{CompositeOptions, keep_unedited};
 use super::delta_space::DeltaSpace;
 use super::gan::{Direction, TextEdit, direction};
 use super::models::{GanBase, GanModels};
+use crate::models::e4e::image_to_input;
 use crate::models::stylegan2::{Generator, Noise};
 use crate::{Error, Result};
 
@@ -183,22 +184,27 @@ impl EditSession {
     }
 
     /// The strength for `edit` on this image (CLIP-fitted strength): the smallest of
-    /// `FIT_STRENGTHS` whose synthesis gains at least `FIT_SHARE` of the best gain in CLIP
-    /// similarity to the target prompt over the reconstruction; the most similar one when none
-    /// gains. The edit is applied alone; its own strength is ignored.
-    pub fn fit_strength(&mut self, edit: &TextEdit) -> Result<f32> {
-        let mut syntheses = vec![self.render_tensor(&EditStack::default())?];
+    /// `FIT_STRENGTHS` whose image gains at least `FIT_SHARE` of the best gain in CLIP
+    /// similarity to the target prompt over the unedited image; the most similar one when none
+    /// gains. The edit is applied alone; its own strength is ignored. With `shown`, the images
+    /// scored are those shown with the unedited pixels kept (the unedited one is the input).
+    pub fn fit_strength(&mut self, edit: &TextEdit, shown: Option<&CompositeOptions>) -> Result<f32> {
+        let mut images = vec![self.render_tensor(&EditStack::default())?];
         for strength in FIT_STRENGTHS {
-            syntheses.push(self.render_tensor(&EditStack::single(TextEdit { strength, ..edit.clone() }))?);
+            images.push(self.render_tensor(&EditStack::single(TextEdit { strength, ..edit.clone() }))?);
         }
+        if let Some(options) = shown {
+            images = self.as_shown(images, options);
+        }
+        let scored = Tensor::cat(images, 0);
         let space = &self.models.base.delta_space;
         let target = space.text_features(&[&edit.target])?;
-        let similarity = space.image_features(Tensor::cat(syntheses, 0))?.matmul(target.transpose());
+        let similarity = space.image_features(scored)?.matmul(target.transpose());
         let similarity: Vec<f32> = similarity.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
-        let (reconstruction, edited) = (similarity[0], &similarity[1..]);
+        let (unedited, edited) = (similarity[0], &similarity[1..]);
         let best = edited.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let fitted = if best > reconstruction {
-            edited.iter().position(|&v| v - reconstruction >= FIT_SHARE * (best - reconstruction))
+        let fitted = if best > unedited {
+            edited.iter().position(|&v| v - unedited >= FIT_SHARE * (best - unedited))
         } else {
             edited.iter().position(|&v| v == best)
         };
@@ -207,17 +213,30 @@ impl EditSession {
     }
 
     /// `stack` with the strength of every enabled edit and of the blend's two fitted to this
-    /// image (`fit_strength`).
+    /// image (`fit_strength`), as the stack shows it.
     pub fn fit_strengths(&mut self, stack: &EditStack) -> Result<EditStack> {
+        let shown = stack.keep_unedited;
         let mut fitted = stack.clone();
         for entry in fitted.edits.iter_mut().filter(|e| e.enabled) {
-            entry.edit.strength = self.fit_strength(&entry.edit)?;
+            entry.edit.strength = self.fit_strength(&entry.edit, shown.as_ref())?;
         }
         if let Some(blend) = &mut fitted.blend {
-            blend.a.strength = self.fit_strength(&blend.a)?;
-            blend.b.strength = self.fit_strength(&blend.b)?;
+            blend.a.strength = self.fit_strength(&blend.a, shown.as_ref())?;
+            blend.b.strength = self.fit_strength(&blend.b, shown.as_ref())?;
         }
         Ok(fitted)
+    }
+
+    /// `syntheses`, the first of them the reconstruction, as shown with the unedited pixels kept
+    /// (the reconstruction then shows the input), at the syntheses' size.
+    fn as_shown(&self, syntheses: Vec<Tensor<4>>, options: &CompositeOptions) -> Vec<Tensor<4>> {
+        let [_, _, side, _] = syntheses[0].dims();
+        let device = syntheses[0].device();
+        let reconstruction = to_rgb_image(syntheses[0].clone());
+        syntheses
+            .into_iter()
+            .map(|synthesis| image_to_input(&keep_unedited(&self.input, &to_rgb_image(synthesis), &reconstruction, options), side as u32, &device))
+            .collect()
     }
 
     /// The image of `stack` applied to the inverted image ([1, 3, H, W] in ≈[−1, 1]).
@@ -265,7 +284,7 @@ fn invert(
     progress: &mut dyn FnMut(usize) -> bool,
 ) -> Result<Inversion> {
     let base = &models.base;
-    let input = crate::models::e4e::image_to_input(image, base.encoder.input_size as u32, device);
+    let input = image_to_input(image, base.encoder.input_size as u32, device);
     let image_feature = base.delta_space.image_features(input.clone())?;
     let target = RefinementTarget { image: input.clone(), feature: image_feature.clone() };
     let wplus = refine(&base.generator, &base.delta_space, base.encoder.encode(input), &target, steps.refine_steps, progress)?;
@@ -511,7 +530,7 @@ mod tests {
         let mut refined = EditSession::refined(models.clone(), &image, InversionSteps { refine_steps: 20, tune_steps: 0 }, &device).unwrap();
         let base = &models.base;
         let target = RefinementTarget {
-            image: crate::models::e4e::image_to_input(&image, base.encoder.input_size as u32, &device),
+            image: image_to_input(&image, base.encoder.input_size as u32, &device),
             feature: plain.inversion.image_feature.clone(),
         };
         let objective = |session: &EditSession| {
@@ -583,23 +602,32 @@ mod tests {
     fn a_fitted_strength_is_the_smallest_that_reaches_most_of_the_best_similarity() {
         let mut session = session(Method::DeltaEdit);
         let red = edit("a face with red hair", 7.0, 0.0);
-        let fitted = session.fit_strength(&red).unwrap();
-        // The CLIP similarity to the target of each strength's synthesis, one image at a time.
         let target = session.models.base.delta_space.text_features(&["a face with red hair"]).unwrap();
-        let mut similarity = |strength: f32| {
-            let image = session.render_tensor(&EditStack::single(TextEdit { strength, ..red.clone() })).unwrap();
-            let feature = session.models.base.delta_space.image_features(image).unwrap();
-            (feature * target.clone()).sum().into_scalar::<f32>()
-        };
-        let reconstruction = similarity(0.0);
-        let gains: Vec<f32> = FIT_STRENGTHS.iter().map(|&strength| similarity(strength) - reconstruction).collect();
-        let best = gains.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let at = FIT_STRENGTHS.iter().position(|&s| s == fitted).expect("a strength of the grid");
-        if best > 0.0 {
-            assert!(gains[at] >= FIT_SHARE * best - 1e-5, "{fitted} gains {} of the best {best}", gains[at]);
-            assert!(gains[..at].iter().all(|&g| g < FIT_SHARE * best + 1e-5), "a smaller strength reaches the share: {gains:?}");
-        } else {
-            assert!(gains[at] >= best - 1e-5, "{gains:?}");
+        // Scored on the syntheses, and on the images shown with the unedited pixels kept.
+        for shown in [None, Some(CompositeOptions { below: 0.0, above: 0.01, blur: 0.0 })] {
+            let fitted = session.fit_strength(&red, shown.as_ref()).unwrap();
+            // The CLIP similarity to the target of each strength's image, one image at a time.
+            let mut similarity = |strength: f32| {
+                let stack = EditStack { keep_unedited: shown, ..EditStack::single(TextEdit { strength, ..red.clone() }) };
+                let image = session.render_tensor(&stack).unwrap();
+                let [_, _, side, _] = image.dims();
+                let image = match shown {
+                    None => image,
+                    Some(_) => image_to_input(&session.render(&stack).unwrap(), side as u32, &image.device()),
+                };
+                let feature = session.models.base.delta_space.image_features(image).unwrap();
+                (feature * target.clone()).sum().into_scalar::<f32>()
+            };
+            let unedited = similarity(0.0);
+            let gains: Vec<f32> = FIT_STRENGTHS.iter().map(|&strength| similarity(strength) - unedited).collect();
+            let best = gains.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let at = FIT_STRENGTHS.iter().position(|&s| s == fitted).expect("a strength of the grid");
+            if best > 0.0 {
+                assert!(gains[at] >= FIT_SHARE * best - 1e-5, "{fitted} gains {} of the best {best}", gains[at]);
+                assert!(gains[..at].iter().all(|&g| g < FIT_SHARE * best + 1e-5), "a smaller strength reaches the share: {gains:?}");
+            } else {
+                assert!(gains[at] >= best - 1e-5, "{gains:?}");
+            }
         }
 
         // A stack: every enabled edit and both ends of the blend fitted alone, the rest kept.
@@ -610,12 +638,12 @@ mod tests {
             keep_unedited: None,
         };
         let fitted_stack = session.fit_strengths(&stack).unwrap();
-        assert_eq!(fitted_stack.edits[0].edit, TextEdit { strength: fitted, ..red });
+        assert_eq!(fitted_stack.edits[0].edit, TextEdit { strength: session.fit_strength(&red, None).unwrap(), ..red });
         assert_eq!(fitted_stack.edits[1], stack.edits[1]);
         let blend = fitted_stack.blend.unwrap();
         assert_eq!(blend.lambda, 0.4);
-        assert_eq!(blend.a.strength, session.fit_strength(&bald).unwrap());
-        assert_eq!(blend.b.strength, session.fit_strength(&edit("a face with a smile", 1.0, 0.0)).unwrap());
+        assert_eq!(blend.a.strength, session.fit_strength(&bald, None).unwrap());
+        assert_eq!(blend.b.strength, session.fit_strength(&edit("a face with a smile", 1.0, 0.0), None).unwrap());
     }
 
     #[test]
