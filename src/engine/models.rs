@@ -6,8 +6,6 @@ use burn::prelude::*;
 
 use super::delta_space::{DeltaSpace, Domain};
 use super::gan::{DirectionModel, Method};
-use burn::tensor::Distribution;
-
 use crate::models::delta_mapper::{DeltaMapper, DeltaMapperConfig, MapperSubspaces};
 use crate::models::e4e::Encoder4Editing;
 use crate::models::stylegan2::{Generator, SLayers};
@@ -16,6 +14,7 @@ use crate::weights::registry::{
     BUILTIN_STRAIGHTFORWARD_MAPPER_FILE, WeightsPath,
 };
 use crate::weights::{self};
+use crate::world::rng::Rng;
 use crate::{Error, Result};
 
 /// The files of one domain's GAN path, in the order they are needed.
@@ -166,9 +165,13 @@ impl GanModels {
     }
 }
 
-/// Standard deviation of each S channel over random samples from z ([1, S dims]).
+/// Standard deviation of each S channel over `S_STD_SAMPLES` samples from z ([1, S dims]). The
+/// samples are the same on every load, so a global edit gives the same image every time.
 fn s_std(generator: &Generator, which: SLayers, device: &Device) -> Tensor<2> {
-    let z = Tensor::<2>::random([S_STD_SAMPLES, generator.config.style_dim], Distribution::Normal(0.0, 1.0), device);
+    let dim = generator.config.style_dim;
+    let mut rng = Rng::new(0);
+    let z: Vec<f32> = (0..S_STD_SAMPLES * dim).map(|_| rng.normal()).collect();
+    let z = Tensor::<2>::from_data(TensorData::new(z, [S_STD_SAMPLES, dim]), device);
     let s = generator.s(generator.broadcast(generator.mapping(z)), which);
     s.var(0).sqrt()
 }
@@ -217,6 +220,21 @@ pub(crate) fn tiny_models(method: Method, device: &Device) -> GanModels {
         Method::Global => DirectionModel::Global { s_std: s_std(&base.generator, base.domain.s_layers(), device) },
     };
     let s_dim = base.s_dim();
-    let relevance = crate::models::clip::l2_normalize(Tensor::random([s_dim, 8], Distribution::Normal(0.0, 1.0), device));
+    let relevance = crate::models::clip::l2_normalize(Tensor::random([s_dim, 8], burn::tensor::Distribution::Normal(0.0, 1.0), device));
     GanModels { base, direction, relevance }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_channel_spread_of_global_directions_is_the_same_on_every_load() {
+        let device = Device::flex();
+        let base = tiny_base(&device);
+        let spread = || s_std(&base.generator, base.domain.s_layers(), &device).into_data().try_to_vec::<f32>().unwrap();
+        let first = spread();
+        assert_eq!(first, spread());
+        assert!(first.iter().all(|&v| v.is_finite() && v > 0.0), "{first:?}");
+    }
 }

@@ -107,8 +107,9 @@ pub struct EditSession {
     input: RgbImage,
     inversion: Inversion,
     directions: HashMap<(String, String), Direction>,
-    /// The synthesis of the unedited inversion, rendered on first use.
-    reconstruction: Option<RgbImage>,
+    /// The synthesis of the unedited inversion and its image, rendered on first use
+    /// (`render_reconstruction`).
+    reconstruction: Option<(Tensor<4>, RgbImage)>,
 }
 
 impl EditSession {
@@ -189,7 +190,8 @@ impl EditSession {
     /// gains. The edit is applied alone; its own strength is ignored. With `shown`, the images
     /// scored are those shown with the unedited pixels kept (the unedited one is the input).
     pub fn fit_strength(&mut self, edit: &TextEdit, shown: Option<&CompositeOptions>) -> Result<f32> {
-        let mut images = vec![self.render_tensor(&EditStack::default())?];
+        self.render_reconstruction()?;
+        let mut images = vec![self.reconstruction.as_ref().expect("rendered above").0.clone()];
         for strength in FIT_STRENGTHS {
             images.push(self.render_tensor(&EditStack::single(TextEdit { strength, ..edit.clone() }))?);
         }
@@ -227,15 +229,15 @@ impl EditSession {
         Ok(fitted)
     }
 
-    /// `syntheses`, the first of them the reconstruction, as shown with the unedited pixels kept
-    /// (the reconstruction then shows the input), at the syntheses' size.
+    /// `syntheses` as shown with the unedited pixels kept, at their size (the reconstruction shows
+    /// the input). The reconstruction must have been rendered.
     fn as_shown(&self, syntheses: Vec<Tensor<4>>, options: &CompositeOptions) -> Vec<Tensor<4>> {
         let [_, _, side, _] = syntheses[0].dims();
         let device = syntheses[0].device();
-        let reconstruction = to_rgb_image(syntheses[0].clone());
+        let (_, reconstruction) = self.reconstruction.as_ref().expect("rendered before");
         syntheses
             .into_iter()
-            .map(|synthesis| image_to_input(&keep_unedited(&self.input, &to_rgb_image(synthesis), &reconstruction, options), side as u32, &device))
+            .map(|synthesis| image_to_input(&keep_unedited(&self.input, &to_rgb_image(synthesis), reconstruction, options), side as u32, &device))
             .collect()
     }
 
@@ -253,11 +255,18 @@ impl EditSession {
         let Some(options) = &stack.keep_unedited else {
             return Ok(edited);
         };
-        if self.reconstruction.is_none() {
-            self.reconstruction = Some(to_rgb_image(self.render_tensor(&EditStack::default())?));
-        }
-        let reconstruction = self.reconstruction.as_ref().expect("rendered above");
+        self.render_reconstruction()?;
+        let (_, reconstruction) = self.reconstruction.as_ref().expect("rendered above");
         Ok(keep_unedited(&self.input, &edited, reconstruction, options))
+    }
+
+    /// Renders the unedited inversion, once per session.
+    fn render_reconstruction(&mut self) -> Result<()> {
+        if self.reconstruction.is_none() {
+            let synthesis = self.render_tensor(&EditStack::default())?;
+            self.reconstruction = Some((synthesis.clone(), to_rgb_image(synthesis)));
+        }
+        Ok(())
     }
 
     /// `frames` renders of `stack` with its blend's λ evenly from 0 to 1 (the blend's own λ is
