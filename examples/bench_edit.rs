@@ -47,7 +47,7 @@ fn main() -> deltastudio::Result<()> {
 
     let smile = edit("a face with a smile".into(), 1.0);
     let t = Timings::measure(2, runs, || session.fit_strength(&smile, None));
-    println!("strength fit (9 syntheses and their CLIP image features; direction cached): {t:.2}");
+    println!("strength fit (8 syntheses, 9 CLIP image features; direction and reconstruction cached): {t:.2}");
     let t = Timings::measure(2, runs, || session.fit_strength(&smile, Some(&CompositeOptions::default())));
     println!("strength fit on the images shown with unedited pixels kept (64²): {t:.2}");
 
