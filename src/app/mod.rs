@@ -394,7 +394,7 @@ impl EditorApp {
             return self.info("Type a target before fitting its strength");
         };
         self.fitting = Some(slot);
-        self.worker.send(Request::FitStrength { slot, edit, shown: self.document.stack().keep_unedited });
+        self.worker.send(Request::FitStrength { slot, edit, shown: self.document.keep_unedited_options() });
     }
 
     /// Sets the fitted strength, unless the edit was changed (other than its strength) meanwhile.

@@ -86,6 +86,11 @@ impl Document {
         }
     }
 
+    /// How the result keeps the input's unedited pixels, when it does.
+    pub fn keep_unedited_options(&self) -> Option<CompositeOptions> {
+        self.keep_unedited.then(CompositeOptions::default)
+    }
+
     /// What the engine renders: enabled edits with a target, and the blend when both ends have one.
     pub fn stack(&self) -> EditStack {
         let edits = self
@@ -100,7 +105,7 @@ impl Document {
             (true, Some(a), Some(b)) => Some(Blend { a, b, lambda: i.lambda }),
             _ => None,
         };
-        EditStack { edits, blend, keep_unedited: self.keep_unedited.then(CompositeOptions::default) }
+        EditStack { edits, blend, keep_unedited: self.keep_unedited_options() }
     }
 
     pub fn entry_mut(&mut self, slot: EditSlot) -> Option<&mut EditEntry> {

@@ -187,9 +187,7 @@ impl Editor<'_> {
 
 /// "target: strength" of every enabled edit and of the blend's two, separated by "; ".
 fn describe_strengths(stack: &EditStack) -> String {
-    let enabled = stack.edits.iter().filter(|e| e.enabled).map(|e| &e.edit);
-    let edits = enabled.chain(stack.blend.iter().flat_map(|b| [&b.a, &b.b]));
-    edits.map(|e| format!("{}: {}", e.target, e.strength)).collect::<Vec<_>>().join("; ")
+    stack.applied().map(|e| format!("{}: {}", e.target, e.strength)).collect::<Vec<_>>().join("; ")
 }
 
 /// Renders the recipe embedded in `recipe_path` again into `output`.

@@ -54,6 +54,18 @@ impl EditStack {
         EditStack { edits: vec![StackedEdit { edit, enabled: true }], ..EditStack::default() }
     }
 
+    /// The edits that apply: the enabled stacked ones, then the blend's two.
+    pub fn applied(&self) -> impl Iterator<Item = &TextEdit> {
+        let stacked = self.edits.iter().filter(|e| e.enabled).map(|e| &e.edit);
+        stacked.chain(self.blend.iter().flat_map(|b| [&b.a, &b.b]))
+    }
+
+    /// `applied`, to change.
+    pub fn applied_mut(&mut self) -> impl Iterator<Item = &mut TextEdit> {
+        let stacked = self.edits.iter_mut().filter(|e| e.enabled).map(|e| &mut e.edit);
+        stacked.chain(self.blend.iter_mut().flat_map(|b| [&mut b.a, &mut b.b]))
+    }
+
     /// Every edit with the weight its Δs gets: its strength, times 1 − λ or λ in the blend.
     fn weighted(&self) -> Vec<(&TextEdit, f32)> {
         let mut out: Vec<(&TextEdit, f32)> = self.edits.iter().filter(|e| e.enabled).map(|e| (&e.edit, e.edit.strength)).collect();
@@ -190,18 +202,25 @@ impl EditSession {
     /// gains. The edit is applied alone; its own strength is ignored. With `shown`, the images
     /// scored are those shown with the unedited pixels kept (the unedited one is the input).
     pub fn fit_strength(&mut self, edit: &TextEdit, shown: Option<&CompositeOptions>) -> Result<f32> {
-        self.render_reconstruction()?;
-        let mut images = vec![self.reconstruction.as_ref().expect("rendered above").0.clone()];
+        let mut syntheses = Vec::with_capacity(FIT_STRENGTHS.len());
         for strength in FIT_STRENGTHS {
-            images.push(self.render_tensor(&EditStack::single(TextEdit { strength, ..edit.clone() }))?);
+            syntheses.push(self.render_tensor(&EditStack::single(TextEdit { strength, ..edit.clone() }))?);
         }
-        if let Some(options) = shown {
-            images = self.as_shown(images, options);
-        }
-        let scored = Tensor::cat(images, 0);
+        self.render_reconstruction()?;
+        let (reconstruction, reconstruction_image) = self.reconstruction.as_ref().expect("rendered above");
+        let images: Vec<Tensor<4>> = match shown {
+            None => std::iter::once(reconstruction.clone()).chain(syntheses).collect(),
+            Some(options) => {
+                let [_, _, side, _] = reconstruction.dims();
+                let device = reconstruction.device();
+                let as_input = |image: &RgbImage| image_to_input(image, side as u32, &device);
+                let composites = syntheses.into_iter().map(|synthesis| keep_unedited(&self.input, &to_rgb_image(synthesis), reconstruction_image, options));
+                std::iter::once(as_input(&self.input)).chain(composites.map(|composite| as_input(&composite))).collect()
+            }
+        };
         let space = &self.models.base.delta_space;
         let target = space.text_features(&[&edit.target])?;
-        let similarity = space.image_features(scored)?.matmul(target.transpose());
+        let similarity = space.image_features(Tensor::cat(images, 0))?.matmul(target.transpose());
         let similarity: Vec<f32> = similarity.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
         let (unedited, edited) = (similarity[0], &similarity[1..]);
         let best = edited.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -217,28 +236,11 @@ impl EditSession {
     /// `stack` with the strength of every enabled edit and of the blend's two fitted to this
     /// image (`fit_strength`), as the stack shows it.
     pub fn fit_strengths(&mut self, stack: &EditStack) -> Result<EditStack> {
-        let shown = stack.keep_unedited;
         let mut fitted = stack.clone();
-        for entry in fitted.edits.iter_mut().filter(|e| e.enabled) {
-            entry.edit.strength = self.fit_strength(&entry.edit, shown.as_ref())?;
-        }
-        if let Some(blend) = &mut fitted.blend {
-            blend.a.strength = self.fit_strength(&blend.a, shown.as_ref())?;
-            blend.b.strength = self.fit_strength(&blend.b, shown.as_ref())?;
+        for edit in fitted.applied_mut() {
+            edit.strength = self.fit_strength(edit, stack.keep_unedited.as_ref())?;
         }
         Ok(fitted)
-    }
-
-    /// `syntheses` as shown with the unedited pixels kept, at their size (the reconstruction shows
-    /// the input). The reconstruction must have been rendered.
-    fn as_shown(&self, syntheses: Vec<Tensor<4>>, options: &CompositeOptions) -> Vec<Tensor<4>> {
-        let [_, _, side, _] = syntheses[0].dims();
-        let device = syntheses[0].device();
-        let (_, reconstruction) = self.reconstruction.as_ref().expect("rendered before");
-        syntheses
-            .into_iter()
-            .map(|synthesis| image_to_input(&keep_unedited(&self.input, &to_rgb_image(synthesis), reconstruction, options), side as u32, &device))
-            .collect()
     }
 
     /// The image of `stack` applied to the inverted image ([1, 3, H, W] in ≈[−1, 1]).
